@@ -1,0 +1,1 @@
+"""The nightly pipeline: the only module that imports adapters, linkage and rules."""
