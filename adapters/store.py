@@ -1,0 +1,522 @@
+"""The SQL store: what must survive between nights (SQLAlchemy Core; SQLite or PostgreSQL).
+
+Tables
+------
+* ``runs``              one row per run: as_of, status, input fingerprint, manifest (JSON).
+* ``records``           every source record seen: its person_ref and household_ref (the
+                        stable identities), a content hash, and the runs it was first/last in.
+* ``person_events``     merges and splits of persons, per run.
+* ``links``             review-band pairs: probability, weights and both records' fields
+                        (shown to the reviewer only), and their review status.
+* ``review_decisions``  append-only audit of accept / reject / undo (who, when, what, why).
+* ``held_flags``        flags held behind pending links in the latest run.
+* ``flags``             the active flags after the latest run (the lifecycle's "previous").
+* ``flag_history``      append-only NEW / RESOLVED transitions.
+* ``meta``              the pseudonymisation key (unless given by the environment).
+* ``run_lock``          at most one run per store at a time.
+
+A run reads what it needs at the start and writes everything in one transaction at the end
+(``commit_run``), so a killed run leaves the store exactly as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from adapters.errors import NotFoundError, StoreError, StoreLockedError, UsageError
+
+DEFAULT_STORE_URL = "sqlite:///dalink.db"
+KEY_ENV = "DALINK_PSEUDONYM_KEY"
+
+metadata = sa.MetaData()
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("run_id", sa.String(40), primary_key=True),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("input_fingerprint", sa.String(64)),
+    sa.Column("manifest", sa.Text),
+)
+
+records = sa.Table(
+    "records",
+    metadata,
+    sa.Column("record_key", sa.String(200), primary_key=True),
+    sa.Column("source", sa.String(8), nullable=False),
+    sa.Column("org_code", sa.String(40), nullable=False),
+    sa.Column("record_id", sa.String(120), nullable=False),
+    sa.Column("person_ref", sa.String(40), nullable=False, index=True),
+    sa.Column("household_ref", sa.String(40)),
+    sa.Column("record_hash", sa.String(32)),
+    sa.Column("first_seen_run", sa.String(40), nullable=False),
+    sa.Column("last_seen_run", sa.String(40), nullable=False),
+)
+
+person_events = sa.Table(
+    "person_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(40), nullable=False, index=True),
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("person_ref", sa.String(40), nullable=False),
+    sa.Column("other_ref", sa.String(40)),
+)
+
+links = sa.Table(
+    "links",
+    metadata,
+    sa.Column("pair_id", sa.String(16), primary_key=True),
+    sa.Column("record_key_l", sa.String(200), nullable=False),
+    sa.Column("record_key_r", sa.String(200), nullable=False),
+    sa.Column("match_probability", sa.Float, nullable=False),
+    sa.Column("match_weight", sa.Float, nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("first_seen_run", sa.String(40), nullable=False),
+    sa.Column("last_seen_run", sa.String(40), nullable=False),
+    sa.UniqueConstraint("record_key_l", "record_key_r", name="uq_links_pair"),
+)
+
+review_decisions = sa.Table(
+    "review_decisions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("pair_id", sa.String(16), nullable=False, index=True),
+    sa.Column("action", sa.String(10), nullable=False),
+    sa.Column("reviewer", sa.String(100), nullable=False),
+    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+)
+
+held_flags = sa.Table(
+    "held_flags",
+    metadata,
+    sa.Column("pair_id", sa.String(16), primary_key=True),
+    sa.Column("rule", sa.String(24), primary_key=True),
+    sa.Column("recipient_type", sa.String(10), primary_key=True),
+    sa.Column("recipient_code", sa.String(40), primary_key=True),
+    sa.Column("severity", sa.String(8), nullable=False),
+    sa.Column("run_id", sa.String(40), nullable=False),
+)
+
+_FLAG_KEY = ("rule", "person_ref", "recipient_type", "recipient_code")
+
+flags = sa.Table(
+    "flags",
+    metadata,
+    sa.Column("rule", sa.String(24), primary_key=True),
+    sa.Column("person_ref", sa.String(40), primary_key=True),
+    sa.Column("recipient_type", sa.String(10), primary_key=True),
+    sa.Column("recipient_code", sa.String(40), primary_key=True),
+    sa.Column("severity", sa.String(8), nullable=False),
+    sa.Column("local_id", sa.String(120)),
+    sa.Column("nhs_number", sa.String(10)),
+    sa.Column("summary", sa.Text),
+    sa.Column("raised_on", sa.Date, nullable=False),
+    sa.Column("last_run_id", sa.String(40), nullable=False),
+)
+
+flag_history = sa.Table(
+    "flag_history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(40), nullable=False, index=True),
+    sa.Column("rule", sa.String(24), nullable=False),
+    sa.Column("person_ref", sa.String(40), nullable=False),
+    sa.Column("recipient_type", sa.String(10), nullable=False),
+    sa.Column("recipient_code", sa.String(40), nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
+)
+
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+run_lock = sa.Table(
+    "run_lock",
+    metadata,
+    sa.Column("name", sa.String(20), primary_key=True),
+    sa.Column("run_id", sa.String(40), nullable=False),
+    sa.Column("host", sa.String(200), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("acquired_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+FLAG_COLUMNS = (*_FLAG_KEY, "severity", "local_id", "nhs_number", "summary", "raised_on")
+
+
+@dataclass(frozen=True)
+class RunState:
+    """Everything a finished run hands the store, written in one transaction."""
+
+    run_id: str
+    as_of: date
+    started_at: datetime
+    input_fingerprint: str
+    manifest: Mapping[str, Any]
+    records: pd.DataFrame
+    person_events: pd.DataFrame
+    review_links: pd.DataFrame
+    held: pd.DataFrame
+    flags: pd.DataFrame
+    flag_transitions: pd.DataFrame
+
+
+def pair_id(record_key_l: str, record_key_r: str) -> str:
+    """A short stable id for a record pair, for a reviewer to type (hash of the ordered keys)."""
+    import hashlib
+
+    low, high = sorted((record_key_l, record_key_r))
+    return hashlib.sha256(f"{low}\x1f{high}".encode()).hexdigest()[:12]
+
+
+def pair_ids(left: pd.Series, right: pd.Series) -> pd.Series:
+    """`pair_id` over two aligned columns of record keys."""
+    return pd.Series(
+        [pair_id(a, b) for a, b in zip(left.astype(str), right.astype(str), strict=True)],
+        index=left.index,
+        dtype="string",
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _sqlite_path(url: sa.URL) -> Path | None:
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database)
+
+
+class Store:
+    """The persistent state of dalink, behind SQLAlchemy."""
+
+    def __init__(self, url: str = DEFAULT_STORE_URL) -> None:
+        try:
+            parsed = sa.make_url(url)
+        except sa.exc.ArgumentError as exc:
+            raise UsageError(
+                f"--store {url!r} is not a database URL; use e.g. sqlite:///dalink.db or "
+                "postgresql+psycopg://user@host/db"
+            ) from exc
+        path = _sqlite_path(parsed)
+        if path is not None and path.parent and not path.parent.exists():
+            raise UsageError(f"store folder {path.parent} does not exist; create it first")
+        self.url = parsed
+        try:
+            self.engine: Engine = sa.create_engine(parsed, future=True)
+            metadata.create_all(self.engine)
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(
+                f"cannot open the store at {parsed.render_as_string(hide_password=True)}: "
+                f"{type(exc).__name__}"
+            ) from exc
+        if path is not None:
+            # The store holds identifying fields of review pairs: owner-only, like the outputs.
+            os.chmod(path, 0o600)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- the lock --------------------------------------------------------------------------
+    @contextmanager
+    def lock(self, run_id: str) -> Iterator[None]:
+        """Hold the store's run lock; a lock left by a killed process on this host is taken over."""
+        host, pid = socket.gethostname(), os.getpid()
+        with self.engine.begin() as conn:
+            held = conn.execute(sa.select(run_lock).where(run_lock.c.name == "run")).first()
+            if held is not None:
+                if held.host == host and not _pid_alive(held.pid):
+                    conn.execute(sa.delete(run_lock).where(run_lock.c.name == "run"))
+                else:
+                    raise StoreLockedError(
+                        f"another dalink run ({held.run_id}, pid {held.pid} on {held.host}, "
+                        f"since {held.acquired_at:%Y-%m-%d %H:%M}) holds this store; wait for "
+                        "it to finish"
+                    )
+            try:
+                conn.execute(
+                    sa.insert(run_lock).values(
+                        name="run", run_id=run_id, host=host, pid=pid, acquired_at=_now()
+                    )
+                )
+            except sa.exc.IntegrityError as exc:
+                raise StoreLockedError(
+                    "another dalink run took this store's lock just now; wait for it to finish"
+                ) from exc
+        try:
+            yield
+        finally:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    sa.delete(run_lock).where(
+                        (run_lock.c.name == "run") & (run_lock.c.run_id == run_id)
+                    )
+                )
+
+    # -- reads at the start of a run -------------------------------------------------------
+    def pseudonym_key(self) -> bytes:
+        """The key for person_ref/household_ref hashes: the environment's, else the store's own."""
+        from_env = os.environ.get(KEY_ENV)
+        if from_env:
+            return from_env.encode()
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                sa.select(meta.c.value).where(meta.c.name == "pseudonym_key")
+            ).first()
+            if row is not None:
+                return bytes.fromhex(row.value)
+            key = secrets.token_bytes(32)
+            conn.execute(sa.insert(meta).values(name="pseudonym_key", value=key.hex()))
+            return key
+
+    def _frame(self, query: sa.Select[Any]) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            result = conn.execute(query)
+            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+    def identities(self) -> pd.DataFrame:
+        """record_key → person_ref, household_ref, record_hash, first_seen_run of the last run."""
+        return self._frame(
+            sa.select(
+                records.c.record_key,
+                records.c.person_ref,
+                records.c.household_ref,
+                records.c.record_hash,
+                records.c.first_seen_run,
+            )
+        )
+
+    def decisions(self) -> pd.DataFrame:
+        """The reviewers' standing decisions: record_key_l, record_key_r, decision."""
+        frame = self._frame(
+            sa.select(links.c.record_key_l, links.c.record_key_r, links.c.status).where(
+                links.c.status.in_(("accepted", "rejected"))
+            )
+        )
+        return frame.rename(columns={"status": "decision"})
+
+    def active_flags(self) -> pd.DataFrame:
+        frame = self._frame(sa.select(*[flags.c[c] for c in FLAG_COLUMNS]))
+        frame["raised_on"] = pd.to_datetime(frame["raised_on"])
+        return frame
+
+    def last_run(self, *, status: str = "succeeded") -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(runs)
+                .where(runs.c.status == status)
+                .order_by(runs.c.finished_at.desc())
+                .limit(1)
+            ).first()
+        return None if row is None else dict(row._mapping)
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(runs).where(runs.c.run_id == run_id)).first()
+        if row is None:
+            raise NotFoundError(f"no run {run_id!r} in this store (see `dalink runs`)")
+        return dict(row._mapping)
+
+    def runs(self) -> pd.DataFrame:
+        return self._frame(
+            sa.select(runs.c.run_id, runs.c.as_of, runs.c.status, runs.c.finished_at).order_by(
+                runs.c.started_at
+            )
+        )
+
+    def records_frame(self) -> pd.DataFrame:
+        return self._frame(
+            sa.select(
+                records.c.source,
+                records.c.org_code,
+                records.c.record_id,
+                records.c.person_ref,
+                records.c.household_ref,
+            ).order_by(records.c.source, records.c.org_code, records.c.record_id)
+        )
+
+    # -- the one write at the end of a run -------------------------------------------------
+    def commit_run(self, state: RunState) -> None:
+        """Write a finished run's state in one transaction (all or nothing)."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    sa.insert(runs).values(
+                        run_id=state.run_id,
+                        as_of=state.as_of,
+                        started_at=state.started_at,
+                        finished_at=_now(),
+                        status="succeeded",
+                        input_fingerprint=state.input_fingerprint,
+                        manifest=json.dumps(state.manifest, sort_keys=True, default=str),
+                    )
+                )
+                self._write_records(conn, state)
+                _insert(conn, person_events, state.person_events.assign(run_id=state.run_id))
+                self._write_links(conn, state)
+                conn.execute(sa.delete(held_flags))
+                _insert(conn, held_flags, state.held.assign(run_id=state.run_id))
+                conn.execute(sa.delete(flags))
+                _insert(conn, flags, state.flags.assign(last_run_id=state.run_id))
+                _insert(conn, flag_history, state.flag_transitions.assign(run_id=state.run_id))
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"could not save run {state.run_id}: {type(exc).__name__}") from exc
+
+    def _write_records(self, conn: Connection, state: RunState) -> None:
+        frame = state.records
+        previous = pd.DataFrame(
+            conn.execute(sa.select(records.c.record_key, records.c.first_seen_run)).fetchall(),
+            columns=["record_key", "first_seen_run"],
+        )
+        merged = frame.merge(previous, on="record_key", how="left")
+        merged["first_seen_run"] = merged["first_seen_run"].fillna(state.run_id)
+        merged["last_seen_run"] = state.run_id
+        # Records absent tonight are dropped: identity follows the records that still exist.
+        conn.execute(sa.delete(records))
+        _insert(conn, records, merged)
+
+    def _write_links(self, conn: Connection, state: RunState) -> None:
+        """Upsert tonight's pending review links; decided links are never touched by a run."""
+        frame = state.review_links
+        existing = pd.DataFrame(
+            conn.execute(sa.select(links.c.pair_id, links.c.status)).fetchall(),
+            columns=["pair_id", "status"],
+        )
+        decided = set(existing.loc[existing["status"] != "pending", "pair_id"])
+        known = set(existing["pair_id"])
+        # Pending links the model no longer proposes are retired (nothing to review any more).
+        stale = known - decided - set(frame["pair_id"]) if len(frame) else known - decided
+        if stale:
+            conn.execute(sa.delete(links).where(links.c.pair_id.in_(sorted(stale))))
+        if not len(frame):
+            return
+        fresh = frame[~frame["pair_id"].isin(decided)]
+        update = fresh[fresh["pair_id"].isin(known)]
+        insert = fresh[~fresh["pair_id"].isin(known)]
+        for row in update.to_dict("records"):
+            conn.execute(
+                sa.update(links)
+                .where(links.c.pair_id == row["pair_id"])
+                .values(
+                    match_probability=row["match_probability"],
+                    match_weight=row["match_weight"],
+                    detail=row["detail"],
+                    last_seen_run=state.run_id,
+                )
+            )
+        _insert(
+            conn,
+            links,
+            insert.assign(
+                status="pending", first_seen_run=state.run_id, last_seen_run=state.run_id
+            ),
+        )
+
+    # -- review ----------------------------------------------------------------------------
+    def review_links(self, *, status: str | None = None) -> pd.DataFrame:
+        query = sa.select(links)
+        if status is not None:
+            query = query.where(links.c.status == status)
+        return self._frame(query)
+
+    def held(self) -> pd.DataFrame:
+        return self._frame(sa.select(held_flags))
+
+    def resolve_pair_id(self, prefix: str) -> str:
+        """The full pair id for a unique prefix (as git does for commits)."""
+        prefix = prefix.strip().lower()
+        if not prefix:
+            raise NotFoundError("give a review item id (see `dalink review list`)")
+        with self.engine.connect() as conn:
+            found = (
+                conn.execute(
+                    sa.select(links.c.pair_id).where(links.c.pair_id.startswith(prefix)).limit(2)
+                )
+                .scalars()
+                .all()
+            )
+        if not found:
+            raise NotFoundError(f"no review item {prefix!r} (see `dalink review list`)")
+        if len(found) > 1:
+            raise NotFoundError(f"review item id {prefix!r} is ambiguous; give more characters")
+        return str(found[0])
+
+    def decide(self, pair: str, *, action: str, reviewer: str, reason: str) -> str:
+        """Record accept / reject / undo for a link; returns the link's new status."""
+        if action not in ("accept", "reject", "undo"):
+            raise UsageError(f"unknown review action {action!r}")
+        if action != "undo" and not reason.strip():
+            raise UsageError("give a reason (--reason): decisions are audited")
+        target = {"accept": "accepted", "reject": "rejected", "undo": "pending"}[action]
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(links.c.status).where(links.c.pair_id == pair)).first()
+            if row is None:
+                raise NotFoundError(f"no review item {pair!r} (see `dalink review list`)")
+            if action == "undo" and row.status == "pending":
+                raise UsageError(f"review item {pair} has no decision to undo")
+            if action != "undo" and row.status != "pending":
+                raise UsageError(
+                    f"review item {pair} is already {row.status}; `dalink review undo {pair}` first"
+                )
+            conn.execute(sa.update(links).where(links.c.pair_id == pair).values(status=target))
+            conn.execute(
+                sa.insert(review_decisions).values(
+                    pair_id=pair,
+                    action=action,
+                    reviewer=reviewer,
+                    decided_at=_now(),
+                    reason=reason.strip(),
+                )
+            )
+        return target
+
+    def history(self, *, pair: str | None = None) -> pd.DataFrame:
+        query = sa.select(review_decisions).order_by(review_decisions.c.id)
+        if pair is not None:
+            query = query.where(review_decisions.c.pair_id == pair)
+        return self._frame(query)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _insert(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
+    """Bulk insert the frame's columns that the table has (executemany in chunks)."""
+    if frame is None or not len(frame):
+        return
+    columns: Sequence[str] = [c.name for c in table.columns if c.name in frame.columns]
+    clean = frame.loc[:, list(columns)].astype(object).where(frame.loc[:, list(columns)].notna())
+    rows: list[dict[str, Any]] = [
+        {str(k): v for k, v in row.items()} for row in clean.to_dict("records")
+    ]
+    for start in range(0, len(rows), 50_000):
+        conn.execute(sa.insert(table), rows[start : start + 50_000])

@@ -1,0 +1,160 @@
+"""The SQL store: lock, review decisions and audit, and the one-transaction run commit."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pandas as pd
+import pytest
+
+from adapters.errors import NotFoundError, StoreLockedError, UsageError
+from adapters.store import RunState, Store, pair_id
+
+
+def _state(
+    run_id: str, *, links: pd.DataFrame | None = None, flags: pd.DataFrame | None = None
+) -> RunState:
+    records = pd.DataFrame(
+        {
+            "record_key": ["gp:A1:1", "ae:R1:9"],
+            "source": ["gp", "ae"],
+            "org_code": ["A1", "R1"],
+            "record_id": ["1", "9"],
+            "person_ref": ["P1", "P1"],
+            "household_ref": ["H1", None],
+            "record_hash": ["x", "y"],
+        }
+    )
+    empty_links = pd.DataFrame(
+        columns=[
+            "pair_id",
+            "record_key_l",
+            "record_key_r",
+            "match_probability",
+            "match_weight",
+            "detail",
+        ]
+    )
+    empty_flags = pd.DataFrame(
+        columns=["rule", "person_ref", "recipient_type", "recipient_code", "severity", "raised_on"]
+    )
+    return RunState(
+        run_id=run_id,
+        as_of=date(2026, 11, 20),
+        started_at=datetime(2026, 11, 20, 23, 0, tzinfo=UTC),
+        input_fingerprint="f" * 64,
+        manifest={"run_id": run_id},
+        records=records,
+        person_events=pd.DataFrame(columns=["kind", "person_ref", "other_ref"]),
+        review_links=links if links is not None else empty_links,
+        held=pd.DataFrame(
+            columns=["pair_id", "rule", "recipient_type", "recipient_code", "severity"]
+        ),
+        flags=flags if flags is not None else empty_flags,
+        flag_transitions=pd.DataFrame(
+            columns=["rule", "person_ref", "recipient_type", "recipient_code", "status"]
+        ),
+    )
+
+
+def _link(left: str, right: str, probability: float = 0.9) -> dict[str, object]:
+    return {
+        "pair_id": pair_id(left, right),
+        "record_key_l": left,
+        "record_key_r": right,
+        "match_probability": probability,
+        "match_weight": 3.2,
+        "detail": "{}",
+    }
+
+
+def test_lock_is_exclusive_and_released(store_url: str) -> None:
+    store = Store(store_url)
+    with store.lock("run-1"):
+        with pytest.raises(StoreLockedError, match="holds this store"), store.lock("run-2"):
+            pass
+    with store.lock("run-3"):
+        pass
+
+
+def test_pseudonym_key_is_kept(store_url: str) -> None:
+    assert Store(store_url).pseudonym_key() == Store(store_url).pseudonym_key()
+
+
+def test_commit_run_round_trip_and_first_seen(store_url: str) -> None:
+    store = Store(store_url)
+    flags = pd.DataFrame(
+        [
+            {
+                "rule": "DA-SH",
+                "person_ref": "P1",
+                "recipient_type": "gp",
+                "recipient_code": "A1",
+                "severity": "HIGH",
+                "local_id": "1",
+                "nhs_number": None,
+                "summary": "s",
+                "raised_on": date(2026, 11, 20),
+            }
+        ]
+    )
+    store.commit_run(_state("run-1", flags=flags))
+    store.commit_run(_state("run-2", flags=flags))
+    ids = store.identities()
+    assert set(ids["person_ref"]) == {"P1"}
+    assert set(ids["first_seen_run"]) == {"run-1"}
+    active = store.active_flags()
+    assert active.loc[0, "raised_on"] == pd.Timestamp("2026-11-20")
+    assert store.last_run()["run_id"] == "run-2"
+    assert list(store.runs()["run_id"]) == ["run-1", "run-2"]
+
+
+def test_review_decisions_are_audited_and_survive_runs(store_url: str) -> None:
+    store = Store(store_url)
+    links = pd.DataFrame([_link("ae:R1:9", "police:F1:3"), _link("gp:A1:1", "mh:M1:4")])
+    store.commit_run(_state("run-1", links=links))
+    first = links.loc[0, "pair_id"]
+    assert store.resolve_pair_id(first[:6]) == first
+    assert (
+        store.decide(first, action="accept", reviewer="lead", reason="same DOB and address")
+        == "accepted"
+    )
+    with pytest.raises(UsageError, match="already accepted"):
+        store.decide(first, action="reject", reviewer="lead", reason="x")
+    with pytest.raises(UsageError, match="give a reason"):
+        store.decide(links.loc[1, "pair_id"], action="reject", reviewer="lead", reason=" ")
+    # A later run proposing the same pair again must not reset the decision.
+    store.commit_run(_state("run-2", links=links))
+    decisions = store.decisions()
+    assert decisions.to_dict("records") == [
+        {"record_key_l": "ae:R1:9", "record_key_r": "police:F1:3", "decision": "accepted"}
+    ]
+    assert store.decide(first, action="undo", reviewer="lead", reason="") == "pending"
+    with pytest.raises(UsageError, match="no decision to undo"):
+        store.decide(first, action="undo", reviewer="lead", reason="")
+    history = store.history()
+    assert list(history["action"]) == ["accept", "undo"]
+    assert list(history["reviewer"]) == ["lead", "lead"]
+
+
+def test_pending_links_no_longer_proposed_are_retired(store_url: str) -> None:
+    store = Store(store_url)
+    links = pd.DataFrame([_link("ae:R1:9", "police:F1:3"), _link("gp:A1:1", "mh:M1:4")])
+    store.commit_run(_state("run-1", links=links))
+    store.decide(
+        links.loc[1, "pair_id"], action="reject", reviewer="lead", reason="different people"
+    )
+    store.commit_run(_state("run-2", links=links.iloc[0:0]))
+    remaining = store.review_links()
+    assert list(remaining["status"]) == ["rejected"]
+
+
+@pytest.mark.parametrize("bad", ["", "zzzz"])
+def test_unknown_review_ids(store_url: str, bad: str) -> None:
+    with pytest.raises(NotFoundError):
+        Store(store_url).resolve_pair_id(bad)
+
+
+def test_bad_url_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="not a database URL"):
+        Store("not a url")
