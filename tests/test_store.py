@@ -70,9 +70,12 @@ def _link(left: str, right: str, probability: float = 0.9) -> dict[str, object]:
 
 def test_lock_is_exclusive_and_released(store_url: str) -> None:
     store = Store(store_url)
-    with store.lock("run-1"):
-        with pytest.raises(StoreLockedError, match="holds this store"), store.lock("run-2"):
-            pass
+    with (
+        store.lock("run-1"),
+        pytest.raises(StoreLockedError, match="holds this store"),
+        store.lock("run-2"),
+    ):
+        pass
     with store.lock("run-3"):
         pass
 
