@@ -25,7 +25,7 @@ import json
 import os
 import secrets
 import socket
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -509,14 +509,18 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def sql_rows(frame: pd.DataFrame, table: sa.Table) -> list[dict[str, Any]]:
+    """The frame's rows as dicts of the columns the table has, with None for missing values."""
+    columns = [c.name for c in table.columns if c.name in frame.columns]
+    present = frame.loc[:, columns]
+    clean = present.astype(object).mask(present.isna(), None)
+    return [{str(k): v for k, v in row.items()} for row in clean.to_dict("records")]
+
+
 def _insert(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
-    """Bulk insert the frame's columns that the table has (executemany in chunks)."""
+    """Bulk insert (executemany in chunks)."""
     if frame is None or not len(frame):
         return
-    columns: Sequence[str] = [c.name for c in table.columns if c.name in frame.columns]
-    clean = frame.loc[:, list(columns)].astype(object).where(frame.loc[:, list(columns)].notna())
-    rows: list[dict[str, Any]] = [
-        {str(k): v for k, v in row.items()} for row in clean.to_dict("records")
-    ]
+    rows = sql_rows(frame, table)
     for start in range(0, len(rows), 50_000):
         conn.execute(sa.insert(table), rows[start : start + 50_000])
