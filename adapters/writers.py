@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from adapters.errors import UsageError
+from adapters.ingest import QUARANTINE_COLUMNS
 
 FLAG_FILE_COLUMNS = (
     "rule",
@@ -42,7 +43,6 @@ WARNING_FILE_COLUMNS = (
     "hours_late",
     "holiday_period",
 )
-QUARANTINE_COLUMNS = ("file", "line", "reason", "record_id")
 REVIEW_QUEUE_COLUMNS = (
     "item",
     "match_probability",
