@@ -166,8 +166,15 @@ def recover_out_dir(out_dir: Path) -> None:
         shutil.rmtree(leftover, ignore_errors=True)
 
 
-def stage_outputs(out_dir: Path, bundle: OutputBundle, *, run_id: str) -> Path:
-    """Write every output file into a temporary sibling of ``out_dir``; return its path."""
+def stage_outputs(
+    out_dir: Path,
+    bundle: OutputBundle,
+    *,
+    run_id: str,
+    extra_files: Iterable[tuple[Path, str]] = (),
+) -> Path:
+    """Write every output file (and ``extra_files``, e.g. FHIR bundles) into a temporary
+    sibling of ``out_dir``; return its path."""
     tmp = out_dir.parent / f".{out_dir.name}.tmp-{run_id}"
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -186,6 +193,7 @@ def stage_outputs(out_dir: Path, bundle: OutputBundle, *, run_id: str) -> Path:
         files.append(
             (Path("unrouted") / "flags.csv", csv_text(bundle.flags.iloc[0:0], FLAG_FILE_COLUMNS))
         )
+    files += extra_files
     for relative, text in files:
         _write_private(tmp / relative, text)
     manifest = json.dumps(bundle.manifest, indent=2, sort_keys=True, default=str) + "\n"
