@@ -19,3 +19,40 @@ Outputs
 * warnings: ``rule, recipient_type, recipient_code, person_ref, reference, local_id,
   due_by, sent_at, hours_late, holiday_period``.
 """
+
+from rules.base import RAW_FLAG_COLUMNS, WARNING_COLUMNS, Rule
+from rules.codes import CodeLists
+from rules.context import RuleContext
+from rules.engine import RuleResults, evaluate_all
+from rules.errors import RoutingError, RuleConfigError, RulesError
+from rules.evidence import EVIDENCE_COLUMNS, EVIDENCE_KINDS, derive_evidence
+from rules.lifecycle import LIFECYCLE_COLUMNS, apply_lifecycle, held_flags
+from rules.registry import RULES, RULES_BY_ID, resolve_parameters
+from rules.routing import FLAG_COLUMNS, HOLDING_COLUMNS, holdings, route, route_warnings
+
+__all__ = [
+    "EVIDENCE_COLUMNS",
+    "EVIDENCE_KINDS",
+    "FLAG_COLUMNS",
+    "HOLDING_COLUMNS",
+    "LIFECYCLE_COLUMNS",
+    "RAW_FLAG_COLUMNS",
+    "RULES",
+    "RULES_BY_ID",
+    "WARNING_COLUMNS",
+    "CodeLists",
+    "RoutingError",
+    "Rule",
+    "RuleConfigError",
+    "RuleContext",
+    "RuleResults",
+    "RulesError",
+    "apply_lifecycle",
+    "derive_evidence",
+    "evaluate_all",
+    "held_flags",
+    "holdings",
+    "resolve_parameters",
+    "route",
+    "route_warnings",
+]

@@ -1,0 +1,115 @@
+"""The frozen input every rule evaluates: ``as_of``, evidence, people, holdings and tables."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import pandas as pd
+
+from rules.codes import CodeLists
+from rules.evidence import as_bool, derive_evidence, evidence_frame, person_lookup
+from rules.routing import HOLDING_COLUMNS, holdings
+
+PEOPLE_COLUMNS = ("person_ref", "date_of_birth", "household_ref", "communal", "sensitive")
+
+
+def people_frame(people: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``people`` with every column typed (missing flags False, missing text NA)."""
+    frame = pd.DataFrame(people if people is not None else [])
+    out = pd.DataFrame(index=frame.index)
+    for col in ("person_ref", "household_ref"):
+        out[col] = (
+            frame[col].astype("string")
+            if col in frame
+            else pd.Series(pd.NA, index=frame.index, dtype="string")
+        )
+    dob = frame["date_of_birth"] if "date_of_birth" in frame else pd.Series(pd.NaT, index=out.index)
+    out["date_of_birth"] = pd.to_datetime(dob).astype("datetime64[ns]")
+    for col in ("communal", "sensitive"):
+        out[col] = as_bool(frame[col]) if col in frame else False
+    return out.loc[:, list(PEOPLE_COLUMNS)].reset_index(drop=True)
+
+
+def holdings_frame(rows: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``holdings`` with every column present (for hand-built holdings in tests)."""
+    frame = pd.DataFrame(rows if rows is not None else [])
+    out = pd.DataFrame(index=frame.index)
+    for col in HOLDING_COLUMNS:
+        if col == "last_seen":
+            values = frame[col] if col in frame else pd.Series(pd.NaT, index=frame.index)
+            out[col] = pd.to_datetime(values).astype("datetime64[ns]")
+        else:
+            out[col] = (
+                frame[col].astype("string")
+                if col in frame
+                else pd.Series(pd.NA, index=frame.index, dtype="string")
+            )
+    return out.reset_index(drop=True)
+
+
+@dataclass(frozen=True, eq=False)
+class RuleContext:
+    """Everything a rule may read; rules never change it.
+
+    ``record_person`` maps contract-B ``record_key`` → ``person_ref`` (warnings use it to find
+    the person an attendance, activity or GP letter belongs to).
+    """
+
+    as_of: pd.Timestamp
+    evidence: pd.DataFrame
+    people: pd.DataFrame
+    holdings: pd.DataFrame
+    tables: Mapping[str, pd.DataFrame] = field(default_factory=lambda: MappingProxyType({}))
+    record_person: pd.Series = field(default_factory=lambda: pd.Series(dtype="string"))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "as_of", pd.Timestamp(self.as_of).normalize())
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        tables: Mapping[str, pd.DataFrame],
+        records: pd.DataFrame,
+        people: pd.DataFrame,
+        codes: CodeLists,
+        as_of: pd.Timestamp | str,
+    ) -> RuleContext:
+        """The pipeline's entry point: contract-A tables, contract-B records with
+        ``person_ref``, and the people frame of contract E."""
+        lookup = person_lookup(records)
+        return cls(
+            as_of=pd.Timestamp(as_of),
+            evidence=derive_evidence(tables, lookup, codes=codes, as_of=as_of),
+            people=people_frame(people),
+            holdings=holdings(records),
+            tables=MappingProxyType(dict(tables)),
+            record_person=lookup,
+        )
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        as_of: pd.Timestamp | str,
+        evidence: pd.DataFrame | None = None,
+        people: pd.DataFrame | None = None,
+        holdings: pd.DataFrame | None = None,
+        tables: Mapping[str, pd.DataFrame] | None = None,
+        record_person: pd.Series | None = None,
+    ) -> RuleContext:
+        """A context from partial, hand-made frames (missing columns filled blank)."""
+        return cls(
+            as_of=pd.Timestamp(as_of),
+            evidence=evidence_frame(evidence),
+            people=people_frame(people),
+            holdings=holdings_frame(holdings),
+            tables=MappingProxyType(dict(tables or {})),
+            record_person=(
+                person_lookup(record_person)
+                if record_person is not None
+                else pd.Series(dtype="string")
+            ),
+        )
