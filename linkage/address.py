@@ -1,0 +1,577 @@
+"""Address standardisation and address keys (the address half of household linkage).
+
+``standardise_addresses`` parses the ``address_1, address_2, town, postcode, uprn`` columns of
+person records into ``flat, house_number, house_name, street, town, postcode, uprn`` plus a
+normalised ``address_text``; ``assign_address_keys`` clusters the parsed addresses and gives
+every usable one a deterministic ``address_key`` (``UPRN:<uprn>`` or
+``<postcode>|<flat>|<number>|<street or house name>``).
+
+Parser choice
+-------------
+Hand-written regular expressions, applied column-at-a-time to the *distinct* address strings
+only (records repeat addresses across sources, so the per-string work is done once per
+distinct string).  Considered and not used:
+
+* ``uk_address_matcher`` (MoJ, Splink-based): installs here but pulls Splink 4 + DuckDB and
+  is built to match messy addresses *against a canonical gazetteer* (OS AddressBase / NGD),
+  which a CCG batch does not have; we need record-to-record clustering.  Its cleaning steps
+  (postcode extraction, flat-to-front, numeric ranges, an abbreviation map) informed the
+  rules below.
+* ``usaddress``: a CRF trained on US address grammar, called once per string (a Python loop
+  per record) and it does not know UK flats or postcodes.
+* ``postal`` (libpostal): needs the native C library plus ~2 GB of model data; not
+  installable in this environment.
+
+So no new dependency: pandas string methods, numpy and rapidfuzz (``process.cpdist`` over
+aligned candidate pairs) do everything.  Flat and house numbers are compared exactly; only
+the street/house-name text is compared fuzzily, within a postcode (or across postcodes one
+character apart, for the same flat and number).  Addresses are never logged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+import pandas as pd
+from rapidfuzz import fuzz, process
+
+from adapters.errors import ConfigError, DalinkError
+
+ADDRESS_COLUMNS: tuple[str, ...] = ("address_1", "address_2", "town", "postcode", "uprn")
+STANDARD_COLUMNS: tuple[str, ...] = (
+    "flat",
+    "house_number",
+    "house_name",
+    "street",
+    "town",
+    "postcode",
+    "uprn",
+    "address_text",
+    "no_fixed_abode",
+    "usable",
+    "has_address",
+)
+
+# Street-type and common address-word abbreviations, expanded token by token.  ``ST`` is
+# handled separately (SAINT as a prefix, STREET otherwise).
+ABBREVIATIONS: Mapping[str, str] = MappingProxyType(
+    {
+        "RD": "ROAD",
+        "AVE": "AVENUE",
+        "AV": "AVENUE",
+        "AVN": "AVENUE",
+        "CRES": "CRESCENT",
+        "CRESC": "CRESCENT",
+        "CRS": "CRESCENT",
+        "CL": "CLOSE",
+        "CLS": "CLOSE",
+        "DR": "DRIVE",
+        "DRV": "DRIVE",
+        "LN": "LANE",
+        "GDNS": "GARDENS",
+        "GDN": "GARDENS",
+        "GRDNS": "GARDENS",
+        "PL": "PLACE",
+        "SQ": "SQUARE",
+        "CT": "COURT",
+        "CRT": "COURT",
+        "CTYD": "COURTYARD",
+        "TER": "TERRACE",
+        "TERR": "TERRACE",
+        "TCE": "TERRACE",
+        "GRN": "GREEN",
+        "GRV": "GROVE",
+        "GR": "GROVE",
+        "PK": "PARK",
+        "WY": "WAY",
+        "WLK": "WALK",
+        "PDE": "PARADE",
+        "HTS": "HEIGHTS",
+        "MT": "MOUNT",
+        "HL": "HILL",
+        "HWY": "HIGHWAY",
+        "BLVD": "BOULEVARD",
+        "CSWY": "CAUSEWAY",
+        "VW": "VIEW",
+        "EST": "ESTATE",
+        "HSE": "HOUSE",
+        "CTG": "COTTAGE",
+        "COTT": "COTTAGE",
+        "COTTS": "COTTAGES",
+        "FM": "FARM",
+        "BLDG": "BUILDING",
+        "BLDGS": "BUILDINGS",
+        "UPR": "UPPER",
+        "LWR": "LOWER",
+        "GT": "GREAT",
+    }
+)
+
+# Words that make a lone comma part a street rather than a house name.
+_STREET_TYPES: tuple[str, ...] = tuple(
+    [
+        "ROAD",
+        "STREET",
+        "AVENUE",
+        "CRESCENT",
+        "CLOSE",
+        "DRIVE",
+        "LANE",
+        "GARDENS",
+        "PLACE",
+        "SQUARE",
+        "COURT",
+        "TERRACE",
+        "GREEN",
+        "GROVE",
+        "PARK",
+        "WAY",
+        "WALK",
+        "PARADE",
+        "HEIGHTS",
+        "MOUNT",
+        "HILL",
+        "HIGHWAY",
+        "BOULEVARD",
+        "CAUSEWAY",
+        "VIEW",
+        "ROW",
+        "MEWS",
+        "RISE",
+        "END",
+        "YARD",
+        "WHARF",
+        "CHASE",
+        "GATE",
+        "HOLLOW",
+    ]
+)
+
+_FLOOR_CODES: Mapping[str, str] = MappingProxyType(
+    {
+        "BASEMENT": "BF",
+        "LOWER GROUND": "LGF",
+        "GROUND": "GF",
+        "FIRST": "1F",
+        "1ST": "1F",
+        "SECOND": "2F",
+        "2ND": "2F",
+        "THIRD": "3F",
+        "3RD": "3F",
+        "TOP": "TF",
+    }
+)
+
+_POSTCODE_FULL = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9][A-Z]{2})$")
+_POSTCODE_IN_TEXT = r"\b([A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2})\b"
+_NFA_COMPACT = ("NFA", "NOFIXEDABODE", "NOFIXEDADDRESS")
+_SUB_BUILDING = r"(?:FLAT|FLT|APARTMENT|APPARTMENT|APT|UNIT|ROOM|RM|STUDIO|MAISONETTE|SUITE)"
+_FLAT_RE = rf"\b{_SUB_BUILDING}\s+(?:NO\s+|NUMBER\s+)?([0-9]+[A-Z]?|[A-Z][0-9]*)\b"
+_FLOOR_RE = (
+    r"\b(BASEMENT|LOWER GROUND|GROUND|FIRST|1ST|SECOND|2ND|THIRD|3RD|TOP)\s+FLOOR"
+    rf"(?:\s+{_SUB_BUILDING})?\b"
+)
+_NUMBER_SPLIT = (
+    r"^(?P<pre>.*?)(?:^|[\s,])(?P<num>[0-9]+[A-Z]?(?:-[0-9]+[A-Z]?)?)(?=[\s,]|$)(?P<post>.*)$"
+)
+_ABBREV_RE = r"\b(" + "|".join(sorted(ABBREVIATIONS, key=len, reverse=True)) + r")\b"
+_STREET_TYPE_END = r"\b(?:" + "|".join(_STREET_TYPES) + r")$"
+
+
+class AddressInputError(DalinkError):
+    """A frame handed to address standardisation or keying lacks required columns."""
+
+
+@dataclass(frozen=True)
+class AddressMatchSettings:
+    """How parsed addresses are clustered into address keys.
+
+    ``street_similarity``: minimum rapidfuzz ``ratio`` (0-100) between the street / house
+    name texts of two addresses with the same postcode, flat and house number.
+    ``postcode_typo_similarity``: the (stricter) minimum when the postcodes differ by one
+    character.  ``postcode_typo_tolerance``: whether such one-character postcode typos are
+    tolerated at all.
+    """
+
+    street_similarity: float = 85.0
+    postcode_typo_similarity: float = 92.0
+    postcode_typo_tolerance: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("street_similarity", "postcode_typo_similarity"):
+            value = getattr(self, name)
+            if not 0.0 < value <= 100.0:
+                raise ConfigError(
+                    f"AddressMatchSettings.{name} must be in (0, 100], got {value!r}; "
+                    "use e.g. 85 for 85% similarity."
+                )
+
+
+DEFAULT_MATCH_SETTINGS = AddressMatchSettings()
+
+
+def _require_columns(frame: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise AddressInputError(
+            f"{what} needs columns {', '.join(missing)} (contract B); "
+            "pass the person-records frame from adapters.records.person_records."
+        )
+
+
+def _per_distinct(series: pd.Series, transform: Callable[[pd.Series], pd.Series]) -> np.ndarray:
+    """``transform`` applied to the distinct upper-cased values only; '' where missing."""
+    codes, uniques = pd.factorize(series, sort=False)
+    distinct = pd.Series(np.asarray(uniques, dtype=object), dtype=object).str.upper()
+    done = transform(distinct).to_numpy(dtype=object) if len(distinct) else np.empty(0, object)
+    return np.append(done, "")[codes]
+
+
+def _squash(series: pd.Series) -> pd.Series:
+    return series.str.replace(r"\s+", " ", regex=True).str.strip()
+
+
+def _join(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Element-wise ``left + " " + right`` skipping empty sides (object arrays of str)."""
+    both = left + " " + right
+    return np.where(left == "", right, np.where(right == "", left, both))
+
+
+def _postcode_form(upper: pd.Series) -> pd.Series:
+    compact = upper.str.replace(r"[^A-Z0-9]", "", regex=True)
+    return compact.str.replace(_POSTCODE_FULL, r"\1 \2", regex=True)
+
+
+def _uprn_form(upper: pd.Series) -> pd.Series:
+    digits = upper.str.strip().str.replace(r"\.0+$", "", regex=True)
+    return digits.str.replace(r"[^0-9]", "", regex=True).str.lstrip("0")
+
+
+def _town_form(upper: pd.Series) -> pd.Series:
+    return _squash(_expand_abbreviations(upper.str.replace(r"[^A-Z0-9 ]+", " ", regex=True)))
+
+
+def normalise_postcodes(postcode: pd.Series) -> pd.Series:
+    """Upper case, one space before the inward code; '' when empty.  Invalid ones compacted."""
+    return pd.Series(_per_distinct(postcode, _postcode_form), index=postcode.index, dtype=object)
+
+
+def _expand_abbreviations(text: pd.Series) -> pd.Series:
+    # ST is SAINT at the start of a part (after a comma, a house number or the start) when a
+    # word follows ("14 ST JOHNS ROAD"); everywhere else it is STREET ("HIGH ST").
+    text = text.str.replace(
+        r"(^|,|\b[0-9]+[A-Z]?(?:-[0-9]+[A-Z]?)?)\s*\bST\s+(?=[A-Z])", r"\1 SAINT ", regex=True
+    )
+    text = text.str.replace(r"\bST\b", "STREET", regex=True)
+    return text.str.replace(_ABBREV_RE, lambda m: ABBREVIATIONS[m.group(1)], regex=True)
+
+
+def _commas(text: pd.Series) -> pd.Series:
+    text = _squash(text).str.replace(r"\s*,[\s,]*", ",", regex=True)
+    return text.str.strip(", ")
+
+
+def _clean_lines(lines: pd.Series) -> pd.Series:
+    """Cheap first pass over upper-cased lines: punctuation, spacing, ``2/14``, ranges.
+
+    Its output is deduplicated again before the costly parse, so case, comma and spacing
+    variants of one address are parsed once.
+    """
+    text = lines.str.replace(r"['’`]", "", regex=True).str.replace("&", " AND ", regex=False)
+    # "2/14 OAK ROAD": flat 2 of number 14 (when it opens the address).
+    text = text.str.replace(
+        r"^[\s,]*([0-9]+[A-Z]?)\s*/\s*([0-9]+[A-Z]?)\b", r"FLAT \1, \2", regex=True
+    )
+    text = text.str.replace(r"([0-9])\s*-\s*([0-9])", r"\1-\2", regex=True)
+    text = text.str.replace(r"[^A-Z0-9,\-]+|-(?![0-9])|(?<![0-9])-", " ", regex=True)
+    text = text.str.replace(r"\bNO\s+(?=[0-9])", "", regex=True)
+    return _commas(text)
+
+
+def _parse_lines(text: pd.Series) -> pd.DataFrame:
+    """Parse distinct ``_clean_lines`` strings into components."""
+    compact = text.str.replace(r"[^A-Z0-9]", "", regex=True)
+    nfa = compact.isin(_NFA_COMPACT) | compact.str.contains("NOFIXEDABODE", regex=False)
+
+    embedded = _postcode_form(text.str.extract(_POSTCODE_IN_TEXT, expand=False).fillna(""))
+    text = text.str.replace(_POSTCODE_IN_TEXT, " ", regex=True)
+
+    flat = text.str.extract(_FLAT_RE, expand=False).fillna("")
+    text = text.str.replace(_FLAT_RE, " , ", regex=True, n=1)
+    floor = text.str.extract(_FLOOR_RE, expand=False)
+    floor_code = floor.map(_FLOOR_CODES).fillna("")
+    flat = flat.where(flat != "", floor_code)
+    text = text.str.replace(_FLOOR_RE, " , ", regex=True, n=1)
+
+    text = _commas(_expand_abbreviations(_commas(text)))
+
+    split = text.str.extract(_NUMBER_SPLIT)
+    has_number = split["num"].notna()
+    number = split["num"].fillna("")
+    pre = split["pre"].fillna("").str.strip(", ")
+    post = split["post"].fillna("").str.strip(", ")
+    street_after_number = post.str.extract(r"^([^,]*)", expand=False).fillna("").str.strip()
+
+    parts = text.str.extract(r"^([^,]*)(?:,([^,]*))?", expand=True).fillna("")
+    first = parts[0].str.strip()
+    second = parts[1].str.strip()
+    lone_is_street = (second == "") & first.str.contains(_STREET_TYPE_END, regex=True)
+    name_no_number = first.where(~lone_is_street, "")
+    street_no_number = second.where(~lone_is_street, first)
+
+    house_name = pre.where(has_number, name_no_number).str.replace(",", " ", regex=False)
+    street = street_after_number.where(has_number, street_no_number)
+    name_arr = _squash(house_name).to_numpy(dtype=object)
+    flat_arr = flat.to_numpy(dtype=object)
+    number_arr = number.to_numpy(dtype=object)
+    street_arr = street.to_numpy(dtype=object)
+    flat_text = np.where(flat_arr == "", "", "FLAT " + flat_arr)
+    line_text = _join(_join(_join(flat_text, name_arr), number_arr), street_arr)
+    return pd.DataFrame(
+        {
+            "flat": flat_arr,
+            "house_number": number_arr,
+            "house_name": name_arr,
+            "street": street_arr,
+            "line_text": line_text,
+            "embedded_postcode": embedded.to_numpy(dtype=object),
+            "no_fixed_abode": nfa.to_numpy(dtype=bool),
+        }
+    )
+
+
+def standardise_addresses(frame: pd.DataFrame) -> pd.DataFrame:
+    """Parse address columns into components, aligned with ``frame``'s index.
+
+    Returns ``flat, house_number, house_name, street, town, postcode, uprn, address_text``
+    (``string`` dtype, NA when empty), ``no_fixed_abode`` (postcode ``ZZ99...`` or text
+    ``NFA`` / ``No fixed abode``) and ``usable`` (enough to key on: a UPRN, or a postcode
+    with a flat, house number or house name; never for no-fixed-abode) and ``has_address``
+    (any address information at all).
+    """
+    _require_columns(frame, ADDRESS_COLUMNS, "standardise_addresses")
+    # Parse each distinct (address_1, address_2) once: real extracts repeat addresses.
+    code_1, lines_1 = pd.factorize(frame["address_1"], sort=False)
+    code_2, lines_2 = pd.factorize(frame["address_2"], sort=False)
+    pair = (code_1.astype(np.int64) + 1) * (len(lines_2) + 1) + (code_2 + 1)
+    pair_code, pair_uniques = pd.factorize(pair, sort=False)
+    text_1 = np.append(np.asarray(lines_1, dtype=object), "")
+    text_2 = np.append(np.asarray(lines_2, dtype=object), "")
+    joined = (
+        pd.Series(text_1[pair_uniques // (len(lines_2) + 1) - 1], dtype=object)
+        + ","
+        + pd.Series(text_2[pair_uniques % (len(lines_2) + 1) - 1], dtype=object)
+    )
+    clean_code, cleaned = pd.factorize(_clean_lines(joined.str.upper()), sort=False)
+    parsed = _parse_lines(pd.Series(np.asarray(cleaned, dtype=object), dtype=object))
+    take = clean_code[pair_code]
+    part = {c: parsed[c].to_numpy()[take] for c in parsed.columns}
+
+    postcode = _per_distinct(frame["postcode"], _postcode_form)
+    postcode = np.where(postcode == "", part["embedded_postcode"], postcode)
+    town = _per_distinct(frame["town"], _town_form)
+    uprn = _per_distinct(frame["uprn"], _uprn_form)
+
+    has_line = pair_uniques[pair_code] != 0  # 0 = both lines missing
+    nfa = part["no_fixed_abode"] | (pd.Series(postcode, dtype=object).str.startswith("ZZ99"))
+    nfa = np.asarray(nfa, dtype=bool)
+    has_point = (part["flat"] != "") | (part["house_number"] != "") | (part["house_name"] != "")
+    usable = ~nfa & ((uprn != "") | ((postcode != "") & has_point))
+
+    result = pd.DataFrame(
+        {
+            "flat": part["flat"],
+            "house_number": part["house_number"],
+            "house_name": part["house_name"],
+            "street": part["street"],
+            "town": town,
+            "postcode": postcode,
+            "uprn": uprn,
+            "address_text": _join(_join(part["line_text"], town), postcode),
+        },
+        index=frame.index,
+    )
+    result = result.replace("", None).astype("string")
+    result["no_fixed_abode"] = nfa
+    result["usable"] = usable
+    result["has_address"] = has_line | (postcode != "") | (uprn != "")
+    return result
+
+
+def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Connected-component label (smallest member index) of nodes ``0..n-1``, vectorised."""
+    labels = np.arange(n)
+    while True:
+        a = labels[left]
+        b = labels[right]
+        if np.array_equal(a, b):
+            return labels
+        low = np.minimum(a, b)
+        np.minimum.at(labels, a, low)
+        np.minimum.at(labels, b, low)
+        while True:
+            jumped = labels[labels]
+            if np.array_equal(jumped, labels):
+                break
+            labels = jumped
+
+
+def _pairs_within(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All index pairs ``i < j`` sharing a group id (``-1`` = no group), via a self-merge."""
+    idx = np.flatnonzero(groups >= 0)
+    frame = pd.DataFrame({"g": groups[idx], "i": idx})
+    sizes = frame["g"].map(frame["g"].value_counts())
+    frame = frame[sizes.to_numpy() > 1]
+    pairs = frame.merge(frame, on="g", suffixes=("_l", "_r"))
+    pairs = pairs[pairs["i_l"].to_numpy() < pairs["i_r"].to_numpy()]
+    return pairs["i_l"].to_numpy(), pairs["i_r"].to_numpy()
+
+
+def _postcode_typo_pairs(
+    postcode: pd.Series, flat: pd.Series, number: pd.Series, eligible: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Numbered forms with the same flat and number whose inward codes differ in one character.
+
+    Named houses without a number are left out: "ROSE COTTAGE" in two neighbouring units is
+    too often two houses.
+    """
+    compact = postcode.str.replace(" ", "", regex=False)
+    ok = eligible & compact.str.len().between(5, 7).to_numpy()
+    idx = np.flatnonzero(ok)
+    if idx.size == 0:
+        return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
+    sub = compact.iloc[idx]
+    rest = ("|" + flat.iloc[idx] + "|" + number.iloc[idx]).to_numpy(dtype=object)
+    keys = []
+    # Only the inward code (the last three characters): a neighbouring unit of the same
+    # district.  An outward-code difference can be another town with the same street name
+    # ("HIGH STREET" in CV11 and CV12), which must not merge.
+    for pos in (-3, -2, -1):  # a loop over three postcode positions, not over records
+        masked = sub.str.slice_replace(pos, pos + 1 if pos < -1 else None, "?") + f"|{pos}"
+        keys.append(pd.Series(masked.to_numpy(dtype=object) + rest))
+    stacked = pd.concat(keys, ignore_index=True)
+    owner = np.tile(idx, 3)
+    group = pd.factorize(stacked)[0]
+    left, right = _pairs_within(group)
+    a, b = owner[left], owner[right]
+    differ = compact.to_numpy(dtype=object)[a] != compact.to_numpy(dtype=object)[b]
+    a, b = a[differ], b[differ]
+    return np.minimum(a, b), np.maximum(a, b)
+
+
+def assign_address_keys(
+    standardised: pd.DataFrame, *, settings: AddressMatchSettings = DEFAULT_MATCH_SETTINGS
+) -> pd.Series:
+    """One ``address_key`` per row of ``standardise_addresses`` output (NA when not usable).
+
+    UPRN wins: equal UPRNs share ``UPRN:<uprn>``, different UPRNs never share a key, and a
+    record without a UPRN takes the UPRN of its text cluster when that cluster holds exactly
+    one.  Otherwise addresses with the same postcode, flat and house number (compared
+    exactly) whose street / house-name texts are similar form one cluster, as do those whose
+    postcodes differ by one character of the inward code; the cluster's key
+    is its most frequent form ``<postcode>|<flat>|<number>|<street or house name>`` (ties:
+    lexicographically smallest), so it is deterministic and stable while the address is.
+    """
+    _require_columns(
+        standardised,
+        ("flat", "house_number", "house_name", "street", "postcode", "uprn", "usable"),
+        "assign_address_keys",
+    )
+    usable = standardised["usable"].to_numpy(dtype=bool)
+    result = pd.Series(pd.NA, index=standardised.index, dtype="string")
+    if not usable.any():
+        return result
+    std = standardised.loc[usable, ["flat", "house_number", "house_name", "street"]]
+    std = std.astype(object).fillna("")
+    postcode = standardised.loc[usable, "postcode"].astype(object).fillna("")
+    uprn = standardised.loc[usable, "uprn"].astype(object).fillna("")
+    label = std["street"].where(
+        (std["house_number"] != "") | (std["house_name"] == ""), std["house_name"]
+    )
+    has_text = (postcode != "").to_numpy() & (
+        (std["flat"] != "") | (std["house_number"] != "") | (std["house_name"] != "")
+    ).to_numpy()
+    form_text = postcode + "|" + std["flat"] + "|" + std["house_number"] + "|" + label
+    form_text = form_text.where(has_text, "")
+
+    form_id, forms = pd.factorize(form_text, sort=True)
+    n_forms = len(forms)
+    counts = np.bincount(form_id, minlength=n_forms)
+    first_row = np.unique(form_id, return_index=True)[1]
+    f_postcode = postcode.iloc[first_row].reset_index(drop=True)
+    f_flat = std["flat"].iloc[first_row].reset_index(drop=True)
+    f_number = std["house_number"].iloc[first_row].reset_index(drop=True)
+    f_label = label.iloc[first_row].reset_index(drop=True)
+    real = np.asarray(forms, dtype=object) != ""
+    has_label = real & (f_label != "").to_numpy()
+
+    exact_group = pd.factorize(f_postcode + "|" + f_flat + "|" + f_number)[0]
+    left, right = _pairs_within(np.where(has_label, exact_group, -1))
+    threshold = np.full(left.size, settings.street_similarity)
+    if settings.postcode_typo_tolerance:
+        numbered = has_label & (f_number != "").to_numpy()
+        tl, tr = _postcode_typo_pairs(f_postcode, f_flat, f_number, numbered)
+        left = np.concatenate([left, tl])
+        right = np.concatenate([right, tr])
+        threshold = np.concatenate([threshold, np.full(tl.size, settings.postcode_typo_similarity)])
+    labels_arr = f_label.to_numpy(dtype=object)
+    if left.size:
+        score = process.cpdist(labels_arr[left], labels_arr[right], scorer=fuzz.ratio, workers=1)
+        keep = score >= threshold
+        left, right = left[keep], right[keep]
+    comp = _components(n_forms, left, right)
+
+    # A form with a number but no street text ("14, CV11 4AA") joins its postcode+number
+    # group only when every labelled form there is one cluster (else it would bridge two).
+    unlabelled = real & ~has_label
+    if unlabelled.any():
+        lab = pd.DataFrame({"g": exact_group[has_label], "c": comp[has_label]})
+        per_group = lab.groupby("g")["c"].agg(["nunique", "first"])
+        single = per_group.loc[per_group["nunique"] == 1, "first"]
+        target = pd.Series(exact_group[unlabelled]).map(single)
+        join = target.notna().to_numpy()
+        idx = np.flatnonzero(unlabelled)[join]
+        comp[idx] = target.to_numpy()[join].astype(np.intp)
+
+    # Canonical form: most records, then lexicographically smallest (forms are sorted).
+    order = np.lexsort((np.arange(n_forms), -counts, comp))
+    comp_sorted = comp[order]
+    leaders = order[np.r_[True, comp_sorted[1:] != comp_sorted[:-1]]]
+    canonical = np.empty(n_forms, dtype=object)
+    canonical[comp[leaders]] = np.asarray(forms, dtype=object)[leaders]
+    text_key = pd.Series(canonical[comp[form_id]], dtype=object)
+    text_key = text_key.where(has_text, "")
+
+    # UPRN precedence.
+    rec = pd.DataFrame(
+        {
+            "comp": np.where(has_text, comp[form_id], -1),
+            "form": np.where(has_text, form_id, -1),
+            "uprn": uprn.to_numpy(dtype=object),
+        }
+    )
+    with_uprn = rec[rec["uprn"] != ""]
+    key = pd.Series(np.where(rec["uprn"] != "", "UPRN:" + rec["uprn"], ""), dtype=object)
+    for level in ("form", "comp"):  # the form's sole UPRN first, then the cluster's
+        stats = with_uprn[with_uprn[level] >= 0].groupby(level)["uprn"].agg(["nunique", "first"])
+        sole = stats.loc[stats["nunique"] == 1, "first"]
+        found = rec[level].map(sole).astype(object)
+        fill = (key == "").to_numpy() & found.notna().to_numpy()
+        key[fill] = "UPRN:" + found[fill].astype(str)
+    key = key.where(key != "", text_key)
+
+    result[usable] = key.replace("", pd.NA).to_numpy()
+    return result
+
+
+def address_keys(
+    frame: pd.DataFrame, *, settings: AddressMatchSettings = DEFAULT_MATCH_SETTINGS
+) -> pd.DataFrame:
+    """``standardise_addresses(frame)`` plus its ``address_key`` column."""
+    standardised = standardise_addresses(frame)
+    standardised["address_key"] = assign_address_keys(standardised, settings=settings)
+    return standardised

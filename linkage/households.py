@@ -1,0 +1,245 @@
+"""Households: persons whose current address has the same address key (contract D).
+
+A person's current address (RULES.md) is the address on their current GP registration (the
+latest ``registered_on`` if several), else on their most recently dated record.  Older
+addresses of a person are keyed (``Households.addresses``) but never put them in a household,
+so a mover leaves the old household.  Sensitive persons (any GP record ``sensitive``) are in
+no household and their records are left out of address clustering altogether, so their
+address cannot link anyone.  Addresses are never logged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from adapters.errors import ConfigError
+from linkage.address import (
+    ADDRESS_COLUMNS,
+    DEFAULT_MATCH_SETTINGS,
+    AddressInputError,
+    AddressMatchSettings,
+    assign_address_keys,
+    standardise_addresses,
+)
+
+RECORD_COLUMNS: tuple[str, ...] = (
+    "record_key",
+    "person_ref",
+    "source",
+    "sensitive",
+    "address_date",
+    "gp_current",
+    *ADDRESS_COLUMNS,
+)
+PEOPLE_COLUMNS: tuple[str, ...] = (
+    "person_ref",
+    "household_ref",
+    "address_key",
+    "communal",
+    "no_fixed_abode",
+    "sensitive",
+)
+_REF_HEX_CHARS = 16
+
+
+@dataclass(frozen=True)
+class Households:
+    """``people``: one row per person (``PEOPLE_COLUMNS``), sorted by ``person_ref``.
+
+    ``addresses``: ``record_key, address_key`` for every non-sensitive record with a usable
+    address, sorted by ``record_key``.
+    """
+
+    people: pd.DataFrame
+    addresses: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class HouseholdScores:
+    """Pairwise "same household" accuracy over persons (pairs counted, never enumerated)."""
+
+    precision: float
+    recall: float
+    f1: float
+    true_pairs: int
+    predicted_pairs: int
+    correct_pairs: int
+    merged_flat_pairs: int
+
+
+def household_refs(address_keys: pd.Series, *, key: bytes) -> pd.Series:
+    """``H`` + the first 16 hex digits of HMAC-SHA256(key, address_key); NA stays NA."""
+    codes, uniques = pd.factorize(address_keys, sort=False)
+    base = hmac.new(key, digestmod=hashlib.sha256)
+    refs = np.empty(len(uniques), dtype=object)
+    # One HMAC per distinct address key (there is no vectorised HMAC); copying the keyed
+    # state avoids re-deriving the key pads each time.
+    for i, address_key in enumerate(uniques):
+        mac = base.copy()
+        mac.update(str(address_key).encode("utf-8"))
+        refs[i] = "H" + mac.hexdigest()[:_REF_HEX_CHARS]
+    out = np.full(len(codes), None, dtype=object)
+    hit = codes >= 0
+    out[hit] = refs[codes[hit]]
+    return pd.Series(out, index=address_keys.index, dtype="string")
+
+
+def _as_of_end(as_of: dt.date | dt.datetime | pd.Timestamp | str) -> pd.Timestamp:
+    try:
+        day = pd.Timestamp(as_of).normalize()
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"as_of {as_of!r} is not a date; give YYYY-MM-DD.") from exc
+    return day + pd.Timedelta(days=1)
+
+
+def build_households(
+    records: pd.DataFrame,
+    *,
+    as_of: dt.date | dt.datetime | pd.Timestamp | str,
+    key: bytes,
+    max_persons: int = 10,
+    settings: AddressMatchSettings = DEFAULT_MATCH_SETTINGS,
+) -> Households:
+    """Group persons by the address key of their current address (contract D).
+
+    ``records``: contract B plus ``person_ref``.  A household of more than ``max_persons``
+    persons is ``communal`` (still reported; the household rules skip it).  No fixed abode
+    (``ZZ99`` postcode, ``NFA`` text) or no usable current address → no household.
+    """
+    missing = [c for c in RECORD_COLUMNS if c not in records.columns]
+    if missing:
+        raise AddressInputError(
+            f"build_households needs columns {', '.join(missing)}: pass contract B person "
+            "records with person_ref from linkage."
+        )
+    if not isinstance(key, bytes) or not key:
+        raise ConfigError("build_households needs a non-empty bytes key for household_ref.")
+    if isinstance(max_persons, bool) or not isinstance(max_persons, int) or max_persons < 1:
+        raise ConfigError(f"max_persons must be a positive integer, got {max_persons!r}.")
+    if records["person_ref"].isna().any():
+        raise AddressInputError(
+            "build_households: some records have no person_ref; run person linkage first."
+        )
+    cutoff = _as_of_end(as_of)
+
+    person = records["person_ref"].astype(str).to_numpy(dtype=object)
+    flagged = (records["source"].astype(str) == "gp").to_numpy() & records["sensitive"].fillna(
+        False
+    ).to_numpy(dtype=bool)
+    sensitive_people = pd.unique(person[flagged])
+    sensitive = pd.Series(person).isin(sensitive_people).to_numpy()
+
+    kept = records.loc[~sensitive]
+    std = standardise_addresses(kept)
+    address_key = assign_address_keys(std, settings=settings)
+
+    addresses = pd.DataFrame(
+        {"record_key": kept["record_key"].astype("string"), "address_key": address_key}
+    )
+    addresses = addresses[addresses["address_key"].notna()]
+    addresses = addresses.sort_values("record_key", kind="stable").reset_index(drop=True)
+
+    # Current address: among records that carry any address information and are dated on
+    # or before as_of (undated ones last), the current GP registration first, then the
+    # latest address_date, then the smallest record_key (deterministic).
+    has_info = std["has_address"].to_numpy(dtype=bool)
+    date = pd.to_datetime(kept["address_date"])
+    in_time = (date.isna() | (date < cutoff)).to_numpy()
+    candidates = pd.DataFrame(
+        {
+            "person_ref": kept["person_ref"].astype(str).to_numpy(dtype=object),
+            "not_current": ~(
+                kept["gp_current"].fillna(False).to_numpy(dtype=bool)
+                & (kept["source"].astype(str) == "gp").to_numpy()
+            ),
+            "undated": date.isna().to_numpy(),
+            "neg_date": -date.fillna(pd.Timestamp(0)).to_numpy().astype("int64"),
+            "record_key": kept["record_key"].astype(str).to_numpy(dtype=object),
+            "address_key": address_key.to_numpy(dtype=object),
+            "no_fixed_abode": std["no_fixed_abode"].to_numpy(dtype=bool),
+        }
+    )[has_info & in_time]
+    current = candidates.sort_values(
+        ["person_ref", "not_current", "undated", "neg_date", "record_key"], kind="stable"
+    ).drop_duplicates("person_ref", keep="first")
+
+    people = pd.DataFrame({"person_ref": np.sort(pd.unique(person).astype(object))})
+    people = people.merge(
+        current[["person_ref", "address_key", "no_fixed_abode"]], on="person_ref", how="left"
+    )
+    people["sensitive"] = people["person_ref"].isin(sensitive_people).to_numpy()
+    people["no_fixed_abode"] = people["no_fixed_abode"].eq(True).to_numpy()
+    people["address_key"] = people["address_key"].astype("string")
+    people.loc[people["sensitive"], "address_key"] = pd.NA
+    sizes = people.groupby("address_key")["person_ref"].transform("size")
+    people["communal"] = (sizes.fillna(0) > max_persons).to_numpy()
+    people["household_ref"] = household_refs(people["address_key"], key=key)
+    people = people[list(PEOPLE_COLUMNS)].reset_index(drop=True)
+    people["person_ref"] = people["person_ref"].astype("string")
+    return Households(people=people, addresses=addresses)
+
+
+def _pair_count(sizes: pd.Series | np.ndarray) -> int:
+    n = np.asarray(sizes, dtype=np.int64)
+    return int((n * (n - 1) // 2).sum())
+
+
+def household_pairwise_scores(people: pd.DataFrame, truth: pd.DataFrame) -> HouseholdScores:
+    """Precision / recall / F1 of "same household" over person pairs, plus merged flats.
+
+    ``people``: ``person_ref, household_ref`` (``Households.people``).  ``truth``:
+    ``person_ref, household`` (NA = in no household) and optionally ``flat`` (the true flat
+    identifier, NA when none).  ``merged_flat_pairs`` counts pairs predicted in one household
+    whose true households differ and whose true flats are both known and different.
+    """
+    for frame, columns, name in (
+        (people, ("person_ref", "household_ref"), "people"),
+        (truth, ("person_ref", "household"), "truth"),
+    ):
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise AddressInputError(f"household_pairwise_scores: {name} lacks {missing}.")
+    truth_cols = ["person_ref", "household"] + (["flat"] if "flat" in truth.columns else [])
+    both = people[["person_ref", "household_ref"]].merge(
+        truth[truth_cols], on="person_ref", how="inner"
+    )
+    pred = both["household_ref"].astype("string")
+    true = both["household"].astype("string")
+    flat = (
+        both["flat"].astype("string")
+        if "flat" in both.columns
+        else pd.Series(pd.NA, index=both.index, dtype="string")
+    )
+    frame = pd.DataFrame({"p": pred, "t": true, "f": flat})
+
+    predicted_pairs = _pair_count(frame.groupby("p").size())
+    true_pairs = _pair_count(frame.groupby("t").size())
+    correct = _pair_count(frame.groupby(["p", "t"]).size())
+
+    # Pairs in one predicted household with both flats known: minus same-truth, minus
+    # same-flat, plus those counted twice (same truth and same flat).
+    known = frame[frame["p"].notna() & frame["f"].notna()]
+    all_known = _pair_count(known.groupby("p").size())
+    same_truth = _pair_count(known.groupby(["p", "t"]).size())
+    same_flat = _pair_count(known.groupby(["p", "f"]).size())
+    same_both = _pair_count(known.groupby(["p", "t", "f"]).size())
+    merged_flats = all_known - same_truth - same_flat + same_both
+
+    precision = correct / predicted_pairs if predicted_pairs else 1.0
+    recall = correct / true_pairs if true_pairs else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return HouseholdScores(
+        precision=precision,
+        recall=recall,
+        f1=f1,
+        true_pairs=true_pairs,
+        predicted_pairs=predicted_pairs,
+        correct_pairs=correct,
+        merged_flat_pairs=merged_flats,
+    )
