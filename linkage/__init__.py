@@ -38,3 +38,17 @@ to its ``address_key``.  A person's current address is their current GP registra
 (the latest registered_on), else the record with the latest ``address_date``.  A sensitive
 person is in no household and their address links nobody.
 """
+
+from linkage.engine import LinkageResult, explain, link_records
+from linkage.identity import assign_person_refs
+from linkage.settings import DEFAULT_BLOCKING_RULES, BlockingRule, LinkageSettings
+
+__all__ = [
+    "DEFAULT_BLOCKING_RULES",
+    "BlockingRule",
+    "LinkageResult",
+    "LinkageSettings",
+    "assign_person_refs",
+    "explain",
+    "link_records",
+]

@@ -1,0 +1,164 @@
+"""Standardise contract-B person records into the columns blocking and comparisons use.
+
+Every string transformation runs once per *unique* value and is mapped back, so the cost
+scales with the number of distinct names, not records.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from functools import lru_cache
+
+import jellyfish
+import numpy as np
+import pandas as pd
+from nicknames import NickNamer
+
+from adapters.errors import InputFileError
+from linkage.address import ABBREVIATIONS
+
+_ABBREVIATIONS = {short.lower(): long.lower() for short, long in ABBREVIATIONS.items()}
+
+REQUIRED_COLUMNS: tuple[str, ...] = (
+    "record_key",
+    "nhs_number",
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "sex",
+    "address_1",
+    "postcode",
+)
+
+_TITLES = re.compile(
+    r"^(?:(?:mr|mrs|ms|miss|mx|dr|prof|professor|rev|revd|sir|dame|lord|lady|master)\b\.?\s*)+"
+)
+_NOT_LETTER = re.compile(r"[^a-z\s\-]")
+_SEPARATORS = re.compile(r"[\s\-]+")
+
+
+def _ascii_lower(value: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", value)
+    return decomposed.encode("ascii", "ignore").decode("ascii").lower()
+
+
+def _map_unique(values: pd.Series, func: Callable[[str], str | None]) -> pd.Series:
+    """Apply ``func`` to each distinct non-missing value once and map the results back."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    mapped = np.array([func(str(u)) for u in uniques] + [None], dtype=object)
+    out = pd.Series(mapped[codes], index=values.index, dtype="string")
+    return out
+
+
+def clean_name(value: str) -> str | None:
+    """Lower-case ASCII letters, titles removed, separators collapsed to one space."""
+    text = _ascii_lower(value).replace("'", "").replace("`", "")
+    text = _NOT_LETTER.sub(" ", text).strip()
+    text = _TITLES.sub("", text).strip()
+    text = _SEPARATORS.sub(" ", text).strip()
+    return text or None
+
+
+@lru_cache(maxsize=1)
+def _nicknamer() -> NickNamer:
+    return NickNamer()
+
+
+def name_equivalents(name: str) -> frozenset[str]:
+    """The name plus every canonical form of it (``bob`` → {bob, robert, ...})."""
+    return frozenset({name, *_nicknamer().canonicals_of(name)})
+
+
+def canonical_given(name: str) -> str:
+    """One canonical given name for blocking: of the name and its canonical forms, the one
+    with the most nicknames (``bob`` → ``robert``, ``peggy`` → ``margaret``)."""
+    namer = _nicknamer()
+    for _ in range(3):  # follow the chain a little (jack → john → johnathan)
+        options = sorted({name, *namer.canonicals_of(name)})
+        best = max(options, key=lambda o: (len(namer.nicknames_of(o)), -options.index(o)))
+        if best == name:
+            break
+        name = best
+    return name
+
+
+def _soundex(value: str) -> str | None:
+    return jellyfish.soundex(value) if value else None
+
+
+def _postcode_parts(postcode: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    pc = postcode.astype("string").str.upper().str.strip()
+    parts = pc.str.extract(r"^([A-Z]{1,2})(\d[A-Z\d]?)\s+(\d)[A-Z]{2}$")
+    area = parts[0].astype("string")
+    district = (parts[0] + parts[1]).astype("string")
+    sector = (district + " " + parts[2]).astype("string")
+    return area, district, sector
+
+
+def standardise(records: pd.DataFrame) -> pd.DataFrame:
+    """Return the standardised frame (one row per record, same order, 0..n-1 index).
+
+    Columns: ``record_key, nhs_number, given_key, given_first, given_canonical,
+    given_soundex, family_key, family_first, family_last, family_soundex, date_of_birth,
+    birth_year, birth_month, birth_day, sex, postcode, postcode_area, postcode_district,
+    postcode_sector, address_line, address_numbers``.
+    """
+    missing = [c for c in REQUIRED_COLUMNS if c not in records.columns]
+    if missing:
+        raise InputFileError(
+            f"person records are missing column(s) {missing}: build them with "
+            "adapters.records.person_records (contract B)"
+        )
+    if records["record_key"].duplicated().any():
+        raise InputFileError(
+            "person records have duplicate record_key values: record_key must be unique "
+            "(contract B); check the adapter that built them"
+        )
+    rec = records.reset_index(drop=True)
+    out = pd.DataFrame({"record_key": rec["record_key"].astype("string")})
+    out["nhs_number"] = rec["nhs_number"].astype("string")
+
+    given = _map_unique(rec["given_name"].astype("string"), clean_name)
+    family = _map_unique(rec["family_name"].astype("string"), clean_name)
+    out["given_key"] = given.str.replace(" ", "", regex=False)
+    out["given_first"] = given.str.split(" ").str[0].astype("string")
+    out["given_canonical"] = _map_unique(out["given_first"], canonical_given)
+    out["given_soundex"] = _map_unique(out["given_first"], _soundex)
+    out["family_key"] = family.str.replace(" ", "", regex=False)
+    out["family_first"] = family.str.split(" ").str[0].astype("string")
+    out["family_last"] = family.str.split(" ").str[-1].astype("string")
+    out["family_soundex"] = _map_unique(out["family_first"], _soundex)
+
+    dob = pd.to_datetime(rec["date_of_birth"], errors="coerce")
+    out["date_of_birth"] = dob
+    out["birth_year"] = dob.dt.year.astype("Int32")
+    out["birth_month"] = dob.dt.month.astype("Int32")
+    out["birth_day"] = dob.dt.day.astype("Int32")
+
+    sex = rec["sex"].astype("string").str.upper()
+    out["sex"] = sex.where(sex.isin(["M", "F"]))
+
+    postcode = rec["postcode"].astype("string").str.upper().str.strip()
+    out["postcode"] = postcode.replace("", pd.NA)
+    area, district, sector = _postcode_parts(out["postcode"])
+    out["postcode_area"] = area
+    out["postcode_district"] = district
+    out["postcode_sector"] = sector
+
+    line = _map_unique(rec["address_1"].astype("string"), _clean_address)
+    out["address_line"] = line
+    numbers = line.str.findall(r"\d+[a-z]?").str.join(" ").astype("string")
+    out["address_numbers"] = numbers.replace("", pd.NA)
+    return out
+
+
+def _clean_address(value: str) -> str | None:
+    """Lower case, punctuation dropped, street-type abbreviations expanded (``rd`` → road,
+    a trailing ``st`` → street) with the household engineer's table in ``linkage.address``."""
+    tokens = re.sub(r"[^a-z0-9\s]", " ", _ascii_lower(value)).split()
+    if tokens and tokens[-1] == "st":
+        tokens[-1] = "street"
+    text = " ".join(_ABBREVIATIONS.get(token, token) for token in tokens)
+    return text or None

@@ -1,0 +1,113 @@
+"""Each comparison's levels, as tables of cases (left record, right record, expected label)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from linkage.comparisons import COMPARISONS, Prepared, compare, gamma_for, level_table
+from linkage.standardise import standardise
+
+BASE: dict[str, Any] = {
+    "nhs_number": None,
+    "given_name": "Robert",
+    "family_name": "Quist",
+    "date_of_birth": "1980-03-07",
+    "sex": "M",
+    "address_1": "12 High Street",
+    "postcode": "CV11 4AA",
+}
+
+
+def level_of(name: str, left: dict[str, Any], right: dict[str, Any]) -> str:
+    rows = [{**BASE, **left, "record_key": "a"}, {**BASE, **right, "record_key": "b"}]
+    frame = pd.DataFrame(rows)
+    frame["date_of_birth"] = pd.to_datetime(frame["date_of_birth"])
+    prepared = Prepared(standardise(frame))
+    gamma = compare(prepared, np.array([0]), np.array([1]), (name,))[name]
+    return COMPARISONS[name].label(int(gamma[0]))
+
+
+CASES = [
+    # given name
+    ("given_name", {}, {}, "exact"),
+    ("given_name", {"given_name": "Mr Robert"}, {"given_name": "robert"}, "exact"),
+    ("given_name", {"given_name": "Bob"}, {"given_name": "Robert"}, "nickname equivalent"),
+    ("given_name", {"given_name": "Peggy"}, {"given_name": "Margaret"}, "nickname equivalent"),
+    ("given_name", {"given_name": "Zebedee"}, {"given_name": "Zebedie"}, "jaro-winkler >= 0.92"),
+    (
+        "given_name",
+        {"given_name": "Quist", "family_name": "Robert"},
+        {},
+        "swapped with family name",
+    ),
+    ("given_name", {"given_name": "Karen"}, {"given_name": "Karin"}, "jaro-winkler >= 0.85"),
+    ("given_name", {"given_name": "Zebedee"}, {"given_name": "Robert"}, "else"),
+    ("given_name", {"given_name": None}, {}, "null"),
+    # family name
+    ("family_name", {"family_name": "O'Brien"}, {"family_name": "OBRIEN"}, "exact"),
+    ("family_name", {"family_name": "Smith-Jones"}, {"family_name": "Smith Jones"}, "exact"),
+    (
+        "family_name",
+        {"family_name": "Robert", "given_name": "Quist"},
+        {},
+        "swapped with given name",
+    ),
+    (
+        "family_name",
+        {"family_name": "Smith-Jones"},
+        {"family_name": "Jones"},
+        "a part of a double-barrelled name agrees",
+    ),
+    ("family_name", {"family_name": "Quist"}, {"family_name": "Quisst"}, "jaro-winkler >= 0.92"),
+    ("family_name", {"family_name": "Quist"}, {"family_name": "Zebedee"}, "else"),
+    ("family_name", {"family_name": ""}, {}, "null"),
+    # date of birth
+    ("date_of_birth", {}, {}, "exact"),
+    ("date_of_birth", {}, {"date_of_birth": "1980-07-03"}, "day and month transposed"),
+    ("date_of_birth", {}, {"date_of_birth": "1980-03-17"}, "two of year, month, day agree"),
+    ("date_of_birth", {}, {"date_of_birth": "1981-03-07"}, "two of year, month, day agree"),
+    ("date_of_birth", {}, {"date_of_birth": "1980-11-20"}, "within a year"),
+    ("date_of_birth", {}, {"date_of_birth": "1990-11-20"}, "else"),
+    ("date_of_birth", {"date_of_birth": None}, {}, "null"),
+    # sex
+    ("sex", {}, {}, "agree"),
+    ("sex", {}, {"sex": "F"}, "disagree"),
+    ("sex", {"sex": "U"}, {}, "null"),
+    # NHS number
+    ("nhs_number", {"nhs_number": "9434765919"}, {"nhs_number": "9434765919"}, "agree"),
+    ("nhs_number", {"nhs_number": "9434765919"}, {"nhs_number": "9434765870"}, "disagree"),
+    ("nhs_number", {"nhs_number": "9434765919"}, {}, "null"),
+    # address: one comparison for postcode and first line
+    ("address", {}, {"address_1": "12, High St."}, "same postcode and first line"),
+    ("address", {}, {"address_1": "Flat 3, 12 High Street"}, "same postcode"),
+    ("address", {}, {"postcode": "B1 1AA"}, "same first line"),
+    ("address", {}, {"address_1": "1 Low Road", "postcode": "CV11 4BB"}, "same postcode sector"),
+    (
+        "address",
+        {},
+        {"address_1": "1 Low Road", "postcode": "CV11 9ZZ"},
+        "same postcode district",
+    ),
+    ("address", {}, {"address_1": "1 Low Road", "postcode": "B1 1AA"}, "else"),
+    ("address", {"address_1": None, "postcode": None}, {}, "null"),
+]
+
+
+@pytest.mark.parametrize(("name", "left", "right", "expected"), CASES)
+def test_comparison_levels(
+    name: str, left: dict[str, Any], right: dict[str, Any], expected: str
+) -> None:
+    assert level_of(name, left, right) == expected
+    assert level_of(name, right, left) == expected  # symmetric
+
+
+def test_level_table_lists_null_first_and_else_last() -> None:
+    table = level_table(("given_name",))
+    assert table["label"].iloc[0] == "null"
+    assert table["label"].iloc[-1] == "else"
+    assert table["gamma"].tolist() == [-1, 5, 4, 3, 2, 1, 0]
+    assert gamma_for("given_name", "exact") == 5

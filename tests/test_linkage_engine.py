@@ -1,0 +1,191 @@
+"""link_records end to end: contract C columns, quality on synthetic data, households and
+twins kept apart, review decisions, the explain waterfall."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from adapters.errors import ConfigError, NotFoundError
+from linkage import LinkageResult, LinkageSettings, explain, link_records
+from tests.test_linkage_synth import make_population, pairwise_scores
+
+SETTINGS = LinkageSettings(u_sample_pairs=300_000)
+
+
+def _household() -> pd.DataFrame:
+    """One address: a mother, her son, and twin girls; each with a GP and an A&E record (the
+    A&E ones without NHS number)."""
+    base = {"family_name": "Quistorp", "address_1": "7 Elm Close", "postcode": "ZZ9 9ZZ"}
+    people = [
+        ("mum", "Ottoline", "1970-02-03", "F", "9990000001"),
+        ("son", "Peregrine", "1995-08-09", "M", "9990000002"),
+        ("twin1", "Tamsin", "2004-05-06", "F", "9990000003"),
+        ("twin2", "Bryony", "2004-05-06", "F", "9990000004"),
+    ]
+    rows = []
+    for label, given, dob, sex, nhs in people:
+        for source, number in (("gp", nhs), ("ae", None)):
+            rows.append(
+                {
+                    **base,
+                    "record_key": f"{source}:HH:{label}",
+                    "source": source,
+                    "nhs_number": number,
+                    "given_name": given,
+                    "date_of_birth": pd.Timestamp(dob),
+                    "sex": sex,
+                }
+            )
+    frame = pd.DataFrame(rows)
+    frame["nhs_number"] = frame["nhs_number"].astype("string")
+    return frame
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[pd.DataFrame, pd.Series]:
+    records, person = make_population(600, seed=11)
+    household = _household()
+    hh_person = household["record_key"].str.split(":").str[-1]
+    return (
+        pd.concat([records, household], ignore_index=True),
+        pd.concat([person.astype(str), hh_person], ignore_index=True),
+    )
+
+
+@pytest.fixture(scope="module")
+def result(data: tuple[pd.DataFrame, pd.Series]) -> LinkageResult:
+    return link_records(data[0], settings=SETTINGS)
+
+
+def cluster_of(frame: pd.DataFrame) -> dict[str, int]:
+    return dict(zip(frame["record_key"], frame["cluster_id"], strict=True))
+
+
+def test_contract_c_columns(result: LinkageResult, data: tuple[pd.DataFrame, pd.Series]) -> None:
+    names = list(SETTINGS.comparisons)
+    for frame in (result.pairs, result.review):
+        assert {
+            "record_key_l",
+            "record_key_r",
+            "match_weight",
+            "match_probability",
+            "band",
+            "decision",
+        } <= set(frame.columns)
+        assert {f"gamma_{n}" for n in names} | {f"bf_{n}" for n in names} <= set(frame.columns)
+        assert (frame["record_key_l"] < frame["record_key_r"]).all()
+    assert set(result.pairs["band"].unique()) <= {"auto", "review", "non"}
+    assert set(result.clusters["record_key"]) == set(data[0]["record_key"])
+    assert set(result.provisional["record_key"]) == set(data[0]["record_key"])
+    assert result.comparisons["comparison"].unique().tolist() == names
+    assert {"rule", "candidate_pairs", "new_pairs", "keys_skipped"} <= set(result.blocking.columns)
+    assert {"comparison", "gamma", "label", "m", "u", "weight"} <= set(result.parameters.columns)
+    assert result.model.iterations > 0 and 0 < result.model.prior < 1
+    assert result.timings["step"].tolist()[:2] == ["standardise", "block"]
+
+
+def test_quality_on_synthetic_population(
+    result: LinkageResult, data: tuple[pd.DataFrame, pd.Series]
+) -> None:
+    precision, recall, f1 = pairwise_scores(result.clusters, data[0], data[1])
+    assert precision > 0.99 and recall > 0.95 and f1 > 0.97
+
+
+def test_household_members_and_twins_are_kept_apart(result: LinkageResult) -> None:
+    for frame in (result.clusters, result.provisional):
+        c = cluster_of(frame)
+        people = ["mum", "son", "twin1", "twin2"]
+        ids = {p: {c[f"gp:HH:{p}"], c[f"ae:HH:{p}"]} for p in people}
+        for person in people:  # each person's two records link ...
+            assert len(ids[person]) == 1, person
+        assert len(set().union(*ids.values())) == 4  # ... and nobody merges with anybody
+
+
+def test_twin_pair_carries_guard(result: LinkageResult) -> None:
+    pairs = result.pairs.set_index(["record_key_l", "record_key_r"])
+    key = ("ae:HH:twin1", "gp:HH:twin2")
+    if key in pairs.index:
+        assert pairs.loc[key, "guard"] == "twins"
+
+
+def test_different_nhs_numbers_never_share_a_cluster(
+    result: LinkageResult, data: tuple[pd.DataFrame, pd.Series]
+) -> None:
+    merged = data[0][["record_key", "nhs_number"]].merge(result.clusters, on="record_key")
+    per_cluster = merged.dropna(subset=["nhs_number"]).groupby("cluster_id")["nhs_number"]
+    assert per_cluster.nunique().max() == 1
+
+
+def test_review_pairs_join_different_confirmed_clusters(result: LinkageResult) -> None:
+    c = cluster_of(result.clusters)
+    assert (result.review["band"] == "review").all()
+    assert all(
+        c[a] != c[b]
+        for a, b in zip(result.review["record_key_l"], result.review["record_key_r"], strict=True)
+    )
+
+
+def test_decisions_override_the_model(
+    result: LinkageResult, data: tuple[pd.DataFrame, pd.Series]
+) -> None:
+    auto = result.pairs[(result.pairs["band"] == "auto") & result.pairs["guard"].isna()]
+    # a pair whose two records are linked only to each other
+    sizes = result.clusters["cluster_id"].value_counts()
+    c = cluster_of(result.clusters)
+    two = auto[[sizes[c[a]] == 2 for a in auto["record_key_l"]]].iloc[0]
+    no_nhs = set(data[0].loc[data[0]["nhs_number"].isna(), "record_key"])
+    loners = [k for k, v in c.items() if sizes[v] == 1 and k in no_nhs][:2]
+    decisions = pd.DataFrame(
+        {
+            "record_key_l": [two["record_key_l"], min(loners)],
+            "record_key_r": [two["record_key_r"], max(loners)],
+            "decision": ["rejected", "accepted"],
+        }
+    )
+    again = link_records(data[0], settings=SETTINGS, decisions=decisions)
+    c2 = cluster_of(again.clusters)
+    assert c2[two["record_key_l"]] != c2[two["record_key_r"]]
+    assert c2[loners[0]] == c2[loners[1]]
+    decided = again.pairs.dropna(subset=["decision"])
+    assert sorted(decided["decision"].tolist()) == ["accepted", "rejected"]
+
+
+def test_bad_decisions_frame_is_rejected(data: tuple[pd.DataFrame, pd.Series]) -> None:
+    bad = pd.DataFrame({"record_key_l": ["a"], "record_key_r": ["b"], "decision": ["maybe"]})
+    with pytest.raises(ConfigError, match="accepted"):
+        link_records(data[0].head(20), settings=SETTINGS, decisions=bad)
+
+
+def test_explain_waterfall_adds_up(result: LinkageResult) -> None:
+    row = result.pairs.iloc[0]
+    steps = explain(result, row["record_key_r"], row["record_key_l"])
+    assert steps["comparison"].tolist() == ["prior", *SETTINGS.comparisons]
+    assert steps["cumulative"].iloc[-1] == pytest.approx(row["match_weight"])
+    with pytest.raises(NotFoundError):
+        explain(result, "nope:1", "nope:2")
+
+
+def test_common_family_name_weighs_less(
+    result: LinkageResult, data: tuple[pd.DataFrame, pd.Series]
+) -> None:
+    family = dict(zip(data[0]["record_key"], data[0]["family_name"].str.upper(), strict=True))
+    exact = result.pairs[result.pairs["gamma_family_name"] == 5]
+    name = exact["record_key_l"].map(family)
+    smith = exact.loc[name == "SMITH", "bf_family_name"]
+    rare = exact.loc[name == "QUISTORP", "bf_family_name"]
+    assert len(smith) and len(rare)
+    assert smith.max() < rare.min() - 2
+
+
+def test_em_estimates_the_prior(
+    result: LinkageResult, data: tuple[pd.DataFrame, pd.Series]
+) -> None:
+    n = len(data[0])
+    sizes = data[1].value_counts()
+    true_pairs = int((sizes * (sizes - 1) // 2).sum())
+    estimated = result.model.prior * n * (n - 1) / 2
+    assert estimated == pytest.approx(true_pairs, rel=0.25)
+    assert result.model.converged
+    m = result.parameters.set_index(["comparison", "label"])["m"]
+    assert m["nhs_number", "agree"] > 0.9 and m["date_of_birth", "exact"] > 0.8
