@@ -1,1 +1,769 @@
-"""The nightly pipeline: the only module that imports adapters, linkage and rules."""
+"""The nightly pipeline: the only module that imports adapters, linkage and rules.
+
+ingest → person records → link → person refs → households → evidence and rules (confirmed
+persons; again with pending review links counted, for the HELD flags) → lifecycle → write
+(staged folder swapped into place) → store (one transaction).  A failure anywhere before
+the swap changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import resource
+import secrets
+import signal
+import tempfile
+import time
+import tomllib
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from adapters import review as review_lib
+from adapters.config import InputConfig, load_config_section
+from adapters.errors import ConfigError, DalinkError, InputFileError, UsageError
+from adapters.ingest import Extracts, load_extracts
+from adapters.records import person_records
+from adapters.store import RunState, Store, pair_ids
+from adapters.writers import (
+    OutputBundle,
+    check_out_dir,
+    discard_staged,
+    publish,
+    recover_out_dir,
+    stage_outputs,
+)
+from linkage import LinkageResult, LinkageSettings, assign_person_refs, link_records
+from linkage.comparisons import COMPARISONS
+from linkage.households import build_households
+from rules import (
+    CodeLists,
+    RuleConfigError,
+    RuleContext,
+    apply_lifecycle,
+    evaluate_all,
+    held_flags,
+)
+
+log = logging.getLogger("dalink")
+
+Progress = Callable[[str, str, str], None]
+# Test hook: SIGKILL this process at a named checkpoint, to prove a kill changes nothing.
+KILL_AT_ENV = "DALINK_TEST_KILL_AT"
+
+
+def _checkpoint(name: str) -> None:
+    if os.environ.get(KILL_AT_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+CONFIG_SECTIONS = ("input", "linkage", "households", "rules", "codes")
+RECORD_FIELDS_FOR_REVIEW = (
+    "source",
+    "org_code",
+    "record_id",
+    "nhs_number",
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "sex",
+    "address_1",
+    "address_2",
+    "town",
+    "postcode",
+)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """The run config TOML, validated section by section before any work starts."""
+
+    input: InputConfig = field(default_factory=InputConfig)
+    linkage: LinkageSettings = field(default_factory=LinkageSettings)
+    max_household_persons: int = 10
+    rules: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    codes: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path | None) -> RunConfig:
+        if path is None:
+            return cls()
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        unknown = sorted(set(data) - set(CONFIG_SECTIONS))
+        if unknown:
+            raise ConfigError(
+                f"{path}: unknown section(s) {', '.join(unknown)}; "
+                f"allowed: {', '.join(CONFIG_SECTIONS)}"
+            )
+        households = dict(data.get("households", {}))
+        max_persons = households.pop("max_persons", 10)
+        if households or not isinstance(max_persons, int) or max_persons < 2:
+            raise ConfigError(f"{path}: [households] takes only max_persons (a whole number >= 2)")
+        try:
+            return cls(
+                input=load_config_section(data.get("input", {})),
+                linkage=_linkage_settings(data.get("linkage", {})),
+                max_household_persons=max_persons,
+                rules=data.get("rules", {}),
+                codes=data.get("codes", {}),
+            )
+        except (ValueError, TypeError) as exc:
+            if isinstance(exc, DalinkError):
+                raise
+            raise ConfigError(f"{path}: {exc}") from exc
+
+
+def _linkage_settings(section: Mapping[str, Any]) -> LinkageSettings:
+    """[linkage] → LinkageSettings: scalar and list options by name (blocking rules stay
+    code); LinkageSettings validates the values and says how to fix them."""
+    allowed = {f.name for f in fields(LinkageSettings)} - {"blocking_rules"}
+    unknown = sorted(set(section) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"[linkage]: unknown option(s) {', '.join(unknown)}; "
+            f"allowed: {', '.join(sorted(allowed))}"
+        )
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in section.items()}
+    return LinkageSettings(**values)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    input_dir: Path
+    out_dir: Path
+    as_of: date
+    store_url: str
+    config_path: Path | None = None
+    write_db: str | None = None
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    out_dir: Path
+    manifest: Mapping[str, Any]
+
+
+class _Stages:
+    """Times each stage, reports progress, logs counts only (never identifying values)."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress = progress
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[dict[str, str]]:
+        note: dict[str, str] = {"detail": ""}
+        _checkpoint(name)
+        if self.progress:
+            self.progress(name, "start", "")
+        started = time.perf_counter()
+        yield note
+        elapsed = time.perf_counter() - started
+        self.seconds[name] = round(elapsed, 3)
+        log.info("stage=%s seconds=%.2f %s", name, elapsed, note["detail"])
+        if self.progress:
+            self.progress(name, "end", f"{note['detail']} ({elapsed:.1f} s)".strip())
+
+
+def _peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _fingerprint(extracts: Extracts, as_of: date, config_path: Path | None) -> str:
+    digest = hashlib.sha256(as_of.isoformat().encode())
+    for report in sorted(extracts.files, key=lambda r: r.file):
+        digest.update(f"{report.file}={report.sha256};".encode())
+    if config_path is not None:
+        digest.update(hashlib.sha256(config_path.read_bytes()).hexdigest().encode())
+    return digest.hexdigest()
+
+
+def _record_hash(records: pd.DataFrame) -> pd.Series:
+    hashed = pd.util.hash_pandas_object(records.drop(columns=["record_key"]), index=False)
+    return hashed.map(lambda v: f"{v:016x}").astype("string")
+
+
+def _people(records: pd.DataFrame, households: pd.DataFrame) -> pd.DataFrame:
+    """One row per person: a date of birth (GP's first, else the most recent record's)."""
+    order = records.assign(_gp=(records["source"] != "gp").astype(int)).sort_values(
+        ["person_ref", "_gp", "address_date"], ascending=[True, True, False]
+    )
+    dob = order.dropna(subset=["date_of_birth"]).groupby("person_ref")["date_of_birth"].first()
+    people = pd.DataFrame({"person_ref": records["person_ref"].drop_duplicates()})
+    people = people.merge(dob.rename("date_of_birth"), on="person_ref", how="left")
+    return people.merge(
+        households[["person_ref", "household_ref", "communal", "sensitive"]],
+        on="person_ref",
+        how="left",
+    ).assign(
+        communal=lambda f: f["communal"].fillna(False).astype(bool),
+        sensitive=lambda f: f["sensitive"].fillna(False).astype(bool),
+    )
+
+
+@dataclass(frozen=True)
+class _Evaluated:
+    linked: pd.DataFrame
+    people: pd.DataFrame
+    flags: pd.DataFrame
+    warnings: pd.DataFrame
+
+
+def _evaluate(
+    extracts: Extracts,
+    records: pd.DataFrame,
+    record_person: pd.DataFrame,
+    *,
+    as_of: date,
+    key: bytes,
+    config: RunConfig,
+) -> _Evaluated:
+    """Households then rules for one assignment of records to persons."""
+    linked = records.merge(record_person, on="record_key", how="left")
+    households = build_households(
+        linked, as_of=as_of, key=key, max_persons=config.max_household_persons
+    )
+    linked = linked.merge(
+        households.people[["person_ref", "household_ref"]], on="person_ref", how="left"
+    )
+    people = _people(linked, households.people)
+    try:
+        context = RuleContext.build(
+            tables=extracts.tables,
+            records=linked,
+            people=people,
+            codes=CodeLists.from_config(config.codes),
+            as_of=pd.Timestamp(as_of),
+        )
+        results = evaluate_all(context, config.rules)
+    except RuleConfigError as exc:
+        raise ConfigError(f"[rules] / [codes]: {exc}") from exc
+    # Unrouted rows have no recipient code: a blank, never NA (NA keys vanish in groupby).
+    return _Evaluated(
+        linked=linked,
+        people=people,
+        flags=results.flags.assign(recipient_code=results.flags["recipient_code"].fillna("")),
+        warnings=results.warnings.assign(
+            recipient_code=results.warnings["recipient_code"].fillna("")
+        ),
+    )
+
+
+def _review_detail(review: pd.DataFrame, records: pd.DataFrame, result: LinkageResult) -> pd.Series:
+    """The JSON a reviewer is shown for each pending link (small: the review band only)."""
+    fields_shown = [c for c in RECORD_FIELDS_FOR_REVIEW if c in records.columns]
+    wanted = records["record_key"].isin(pd.concat([review["record_key_l"], review["record_key_r"]]))
+    shown = records.loc[wanted].set_index("record_key")[fields_shown]
+    shown["date_of_birth"] = shown["date_of_birth"].dt.strftime("%Y-%m-%d")
+    by_key: dict[str, dict[str, Any]] = {
+        str(k): {str(f): (None if pd.isna(v) else str(v)) for f, v in row.items()}
+        for k, row in shown.astype(object).to_dict("index").items()
+    }
+    details = []
+    for row in review.itertuples(index=False):
+        comparisons = []
+        for name in result.model.names:
+            level = int(getattr(row, f"gamma_{name}"))
+            comparisons.append(
+                {
+                    "name": name,
+                    "level": level,
+                    "label": COMPARISONS[name].label(level),
+                    "weight": round(float(getattr(row, f"bf_{name}")), 3),
+                }
+            )
+        pair = {"l": by_key[str(row.record_key_l)], "r": by_key[str(row.record_key_r)]}
+        details.append(
+            json.dumps(
+                {
+                    "records": pair,
+                    "comparisons": comparisons,
+                    "prior_weight": round(float(result.model.prior_weight), 3),
+                },
+                sort_keys=True,
+            )
+        )
+    return pd.Series(details, index=review.index, dtype="string")
+
+
+def _held(
+    confirmed: pd.DataFrame,
+    provisional: pd.DataFrame,
+    provisional_map: pd.DataFrame,
+    record_person: pd.DataFrame,
+    review: pd.DataFrame,
+) -> pd.DataFrame:
+    """Held flags, attached to every pending link inside the provisional person they rest on."""
+    held = held_flags(confirmed, provisional, provisional_map, record_person=record_person)
+    if not len(held) or not len(review):
+        return pd.DataFrame(
+            columns=["pair_id", "rule", "recipient_type", "recipient_code", "severity"]
+        )
+    pair_person = review[["pair_id", "record_key_l"]].merge(
+        provisional_map.rename(columns={"record_key": "record_key_l"}),
+        on="record_key_l",
+    )[["pair_id", "person_ref"]]
+    out = held.merge(pair_person, on="person_ref")
+    return (
+        out[["pair_id", "rule", "recipient_type", "recipient_code", "severity"]]
+        .drop_duplicates(["pair_id", "rule", "recipient_type", "recipient_code"])
+        .reset_index(drop=True)
+    )
+
+
+def _provisional_refs(result: LinkageResult, record_person: pd.DataFrame) -> pd.DataFrame:
+    """record_key → provisional person_ref (the smallest confirmed ref in its cluster)."""
+    merged = result.provisional.merge(record_person, on="record_key")
+    smallest = merged.groupby("cluster_id")["person_ref"].transform("min")
+    return pd.DataFrame({"record_key": merged["record_key"], "person_ref": smallest})
+
+
+def _review_queue_file(review: pd.DataFrame, held: pd.DataFrame) -> pd.DataFrame:
+    if not len(review):
+        return pd.DataFrame(columns=list(review_lib.QUEUE_COLUMNS))
+    labels = (
+        held.assign(label=held["rule"] + ":" + held["severity"] + "→" + held["recipient_type"])
+        .groupby("pair_id")["label"]
+        .agg(lambda s: "; ".join(sorted(set(s))))
+    )
+    left = review["record_key_l"].str.split(":", n=2, expand=True)
+    right = review["record_key_r"].str.split(":", n=2, expand=True)
+    return pd.DataFrame(
+        {
+            "item": review["pair_id"],
+            "match_probability": review["match_probability"].round(4),
+            "match_weight": review["match_weight"].round(2),
+            "source_l": left[0],
+            "org_l": left[1],
+            "record_id_l": left[2],
+            "source_r": right[0],
+            "org_r": right[1],
+            "record_id_r": right[2],
+            "held_flags": review["pair_id"].map(labels).fillna(""),
+        }
+    )
+
+
+def _counts(frame: pd.DataFrame, *columns: str) -> dict[str, int]:
+    if not len(frame):
+        return {}
+    grouped = frame.groupby(list(columns)).size()
+    return {
+        "/".join(map(str, k)) if isinstance(k, tuple) else str(k): int(v)
+        for k, v in grouped.items()
+    }
+
+
+def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSummary:
+    """Run one night end to end. Raises DalinkError subclasses; changes nothing on failure."""
+    started_at = datetime.now(UTC)
+    run_id = f"{options.as_of:%Y%m%d}-{started_at:%H%M%S}-{secrets.token_hex(3)}"
+    input_dir, out_dir = options.input_dir, options.out_dir
+    if not input_dir.is_dir():
+        raise UsageError(f"--input {input_dir} is not a folder")
+    config = RunConfig.load(options.config_path)
+    check_out_dir(out_dir)
+    stages = _Stages(progress)
+    store = Store(options.store_url)
+    try:
+        with store.lock(run_id):
+            recover_out_dir(out_dir, committed=store.has_run)
+            key = store.pseudonym_key()
+            with stages.stage("ingest") as note:
+                extracts = load_extracts(input_dir, config.input)
+                records = person_records(extracts.tables, options.as_of)
+                loaded = sum(r.rows_loaded for r in extracts.files)
+                note["detail"] = f"{loaded} rows loaded, {len(extracts.quarantine)} quarantined"
+            if not len(records):
+                raise InputFileError(f"{input_dir}: no person records in any extract")
+            with stages.stage("link") as note:
+                result = link_records(records, settings=config.linkage, decisions=store.decisions())
+                previous = store.identities()[["record_key", "person_ref", "first_seen_run"]]
+                record_person, person_events = assign_person_refs(
+                    result.clusters, previous, key=key
+                )
+                note["detail"] = (
+                    f"{record_person['person_ref'].nunique()} persons, "
+                    f"{len(result.review)} links to review"
+                )
+            with stages.stage("rules") as note:
+                night = _evaluate(
+                    extracts, records, record_person, as_of=options.as_of, key=key, config=config
+                )
+                review = result.review.assign(
+                    pair_id=pair_ids(result.review["record_key_l"], result.review["record_key_r"])
+                )
+                held = pd.DataFrame(
+                    columns=["pair_id", "rule", "recipient_type", "recipient_code", "severity"]
+                )
+                if len(review):
+                    provisional_map = _provisional_refs(result, record_person)
+                    provisional = _evaluate(
+                        extracts,
+                        records,
+                        provisional_map,
+                        as_of=options.as_of,
+                        key=key,
+                        config=config,
+                    )
+                    held = _held(
+                        night.flags,
+                        provisional.flags,
+                        provisional_map,
+                        record_person,
+                        review,
+                    )
+                note["detail"] = f"{len(night.flags)} flags, {len(night.warnings)} warnings"
+            with stages.stage("write") as note:
+                lifecycle = apply_lifecycle(
+                    night.flags, store.active_flags(), as_of=pd.Timestamp(options.as_of)
+                )
+                manifest = _manifest(
+                    run_id=run_id,
+                    options=options,
+                    started_at=started_at,
+                    extracts=extracts,
+                    records=records,
+                    result=result,
+                    people=night.people,
+                    lifecycle=lifecycle,
+                    warnings=night.warnings,
+                    held=held,
+                    stages=stages,
+                )
+                fingerprint = _fingerprint(extracts, options.as_of, options.config_path)
+                previous_run = store.last_run()
+                if previous_run and previous_run["input_fingerprint"] == fingerprint:
+                    manifest["replay_of"] = previous_run["run_id"]
+                bundle = OutputBundle(
+                    manifest=manifest,
+                    quarantine=extracts.quarantine,
+                    review_queue=_review_queue_file(review, held),
+                    flags=lifecycle.assign(confidential="Y"),
+                    warnings=night.warnings,
+                )
+                staged = stage_outputs(out_dir, bundle, run_id=run_id)
+                review_links = review.assign(detail=_review_detail(review, records, result))
+                state = RunState(
+                    run_id=run_id,
+                    as_of=options.as_of,
+                    started_at=started_at,
+                    input_fingerprint=fingerprint,
+                    manifest=manifest,
+                    records=night.linked[
+                        [
+                            "record_key",
+                            "source",
+                            "org_code",
+                            "record_id",
+                            "person_ref",
+                            "household_ref",
+                        ]
+                    ].assign(record_hash=_record_hash(records).values),
+                    person_events=person_events,
+                    review_links=review_links,
+                    held=held,
+                    flags=lifecycle[lifecycle["status"] != "RESOLVED"],
+                    flag_transitions=lifecycle[lifecycle["status"] != "CONTINUING"],
+                )
+                # Swap in, then commit, then drop the old folder; a failed commit swaps back
+                # and a kill in between is healed by recover_out_dir on the next run.
+                # Staged → store committed → swapped in. A failed commit publishes nothing; a
+                # kill after the commit is rolled forward by recover_out_dir on the next start.
+                _checkpoint("staged")
+                try:
+                    store.commit_run(state)
+                except BaseException:
+                    discard_staged(staged)
+                    raise
+                _checkpoint("committed")
+                publish(staged, out_dir, run_id=run_id)
+                if options.write_db:
+                    from adapters.writeback import write_back
+
+                    write_back(
+                        options.write_db,
+                        run_id=run_id,
+                        night=options.as_of,
+                        flags=lifecycle,
+                        warnings=night.warnings,
+                    )
+                note["detail"] = f"outputs in {out_dir}"
+    finally:
+        store.dispose()
+    manifest["stage_seconds"] = dict(stages.seconds)
+    return RunSummary(run_id=run_id, out_dir=out_dir, manifest=manifest)
+
+
+def _manifest(
+    *,
+    run_id: str,
+    options: RunOptions,
+    started_at: datetime,
+    extracts: Extracts,
+    records: pd.DataFrame,
+    result: LinkageResult,
+    people: pd.DataFrame,
+    lifecycle: pd.DataFrame,
+    warnings: pd.DataFrame,
+    held: pd.DataFrame,
+    stages: _Stages,
+) -> dict[str, Any]:
+    households = people.dropna(subset=["household_ref"])
+    bands = result.pairs["band"].value_counts() if len(result.pairs) else pd.Series(dtype=int)
+    decisions = (
+        result.pairs["decision"].value_counts() if len(result.pairs) else pd.Series(dtype=int)
+    )
+    return {
+        "run_id": run_id,
+        "as_of": options.as_of.isoformat(),
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "input_files": [
+            {
+                "file": r.file,
+                "table": r.table,
+                "supplied": r.supplied,
+                "sha256": r.sha256,
+                "rows_read": r.rows_read,
+                "rows_loaded": r.rows_loaded,
+                "rows_quarantined": r.rows_quarantined,
+                "unknown_columns": list(r.unknown_columns),
+            }
+            for r in sorted(extracts.files, key=lambda r: r.table)
+        ],
+        "rows_read": sum(r.rows_read for r in extracts.files),
+        "rows_loaded": sum(r.rows_loaded for r in extracts.files),
+        "rows_quarantined": sum(r.rows_quarantined for r in extracts.files),
+        "person_records": len(records),
+        "persons": len(people),
+        "households": int(households["household_ref"].nunique()),
+        "communal_households": int(
+            households.loc[households["communal"], "household_ref"].nunique()
+        ),
+        "links": {
+            "auto": int(bands.get("auto", 0)),
+            "review": int(bands.get("review", 0)),
+            "review_pending": len(result.review),
+            "accepted": int(decisions.get("accepted", 0)),
+            "rejected": int(decisions.get("rejected", 0)),
+        },
+        "flags": _counts(lifecycle, "rule", "status"),
+        "flags_held": _counts(held, "rule"),
+        "warnings": _counts(warnings, "rule", "holiday_period"),
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def format_summary(summary: RunSummary) -> str:
+    m = summary.manifest
+    lines = [
+        f"dalink run {summary.run_id} for the night of {m['as_of']}",
+        f"  rows     {m['rows_read']} read, {m['rows_loaded']} loaded, "
+        f"{m['rows_quarantined']} quarantined (see quarantine.csv)",
+        f"  persons  {m['persons']} from {m['person_records']} records; "
+        f"{m['households']} households ({m['communal_households']} communal)",
+        f"  links    {m['links']['auto']} automatic, {m['links']['review_pending']} to review "
+        "(dalink review list)",
+        "  flags    " + (", ".join(f"{k} {v}" for k, v in sorted(m["flags"].items())) or "none"),
+        "  held     "
+        + (", ".join(f"{k} {v}" for k, v in sorted(m["flags_held"].items())) or "none"),
+        "  warnings " + (", ".join(f"{k} {v}" for k, v in sorted(m["warnings"].items())) or "none"),
+        "  time     "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in m.get("stage_seconds", {}).items())
+        + f"; peak memory {m['peak_rss_mb']:.0f} MB",
+        f"  outputs  {summary.out_dir}",
+    ]
+    if m.get("replay_of"):
+        lines.append(
+            f"  note     same inputs as run {m['replay_of']}: this night was already processed"
+        )
+    return "\n".join(lines)
+
+
+# -- the other commands' library calls ---------------------------------------------------
+
+
+def sample_input() -> tuple[Path, date]:
+    """The bundled sample extracts and the night they were generated for."""
+    from sample_data import STANDARD_DIR
+
+    dataset = json.loads((STANDARD_DIR / "dataset.json").read_text(encoding="utf-8"))
+    return STANDARD_DIR, date.fromisoformat(dataset["as_of"])
+
+
+def run_demo(out_dir: Path | None, *, progress: Progress | None = None) -> RunSummary:
+    """`dalink run` on the bundled sample, into a temporary folder (store included)."""
+    input_dir, as_of = sample_input()
+    base = Path(tempfile.mkdtemp(prefix="dalink-demo-"))
+    target = out_dir if out_dir is not None else base / "out"
+    return run_night(
+        RunOptions(
+            input_dir=input_dir,
+            out_dir=target,
+            as_of=as_of,
+            store_url=f"sqlite:///{base / 'dalink.db'}",
+        ),
+        progress=progress,
+    )
+
+
+def validate_input(input_dir: Path, config_path: Path | None) -> dict[str, Any]:
+    if not input_dir.is_dir():
+        raise UsageError(f"--input {input_dir} is not a folder")
+    config = RunConfig.load(config_path)
+    extracts = load_extracts(input_dir, config.input)
+    files = [
+        {
+            "file": r.file,
+            "table": r.table,
+            "supplied": "yes" if r.supplied else "no",
+            "rows_read": r.rows_read,
+            "loaded": r.rows_loaded,
+            "quarantined": r.rows_quarantined,
+            "unknown_columns": ", ".join(r.unknown_columns),
+        }
+        for r in sorted(extracts.files, key=lambda r: r.table)
+    ]
+    reasons = (
+        extracts.quarantine.groupby(["file", "reason"]).size().rename("rows").reset_index()
+        if len(extracts.quarantine)
+        else pd.DataFrame(columns=["file", "reason", "rows"])
+    )
+    return {
+        "files": files,
+        "quarantine_reasons": reasons.to_dict("records"),
+        "rows_read": sum(r.rows_read for r in extracts.files),
+        "rows_loaded": sum(r.rows_loaded for r in extracts.files),
+        "rows_quarantined": sum(r.rows_quarantined for r in extracts.files),
+    }
+
+
+def generate_data(*, persons: int, seed: int, out_dir: Path, as_of: date) -> str:
+    from sample_data.generate import generate
+
+    started = time.perf_counter()
+    summary = generate(persons, seed=seed, out_dir=out_dir, as_of=as_of)
+    return f"{summary} in {time.perf_counter() - started:.1f} s → {out_dir}"
+
+
+def export_links(store_url: str, out_file: Path) -> int:
+    store = Store(store_url)
+    try:
+        frame = store.records_frame()
+    finally:
+        store.dispose()
+    if not len(frame):
+        raise UsageError("the store holds no linked records yet: run `dalink run` first")
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    from adapters.writers import _write_private, csv_text
+
+    _write_private(
+        out_file,
+        csv_text(frame, ("source", "org_code", "record_id", "person_ref", "household_ref")),
+    )
+    return len(frame)
+
+
+def list_runs(store_url: str) -> pd.DataFrame:
+    store = Store(store_url)
+    try:
+        return store.runs()
+    finally:
+        store.dispose()
+
+
+@contextmanager
+def _store(store_url: str) -> Iterator[Store]:
+    store = Store(store_url)
+    try:
+        yield store
+    finally:
+        store.dispose()
+
+
+def review_queue(
+    store_url: str,
+    *,
+    status: str,
+    rule: str | None = None,
+    org: str | None = None,
+    limit: int | None = None,
+) -> pd.DataFrame:
+    with _store(store_url) as store:
+        return review_lib.review_queue(store, status=status, rule=rule, org=org, limit=limit)
+
+
+def review_detail(store_url: str, item: str) -> review_lib.ReviewDetail:
+    with _store(store_url) as store:
+        return review_lib.review_detail(store, item)
+
+
+def review_history(store_url: str, item: str | None) -> pd.DataFrame:
+    with _store(store_url) as store:
+        pair = store.resolve_pair_id(item) if item else None
+        return store.history(pair=pair)
+
+
+def decide(store_url: str, item: str, *, action: str, reviewer: str, reason: str) -> str:
+    with _store(store_url) as store:
+        return store.decide(
+            store.resolve_pair_id(item), action=action, reviewer=reviewer, reason=reason
+        )
+
+
+def detail_as_dict(detail: review_lib.ReviewDetail) -> dict[str, Any]:
+    return {
+        "item": detail.item,
+        "status": detail.status,
+        "match_probability": detail.match_probability,
+        "match_weight": detail.match_weight,
+        "prior_weight": detail.prior_weight,
+        "records": {"l": detail.record_l, "r": detail.record_r},
+        "comparisons": detail.comparisons,
+        "held_flags": detail.held.to_dict("records"),
+        "history": detail.history.to_dict("records"),
+    }
+
+
+def format_detail(detail: review_lib.ReviewDetail) -> str:
+    """The two records side by side, then the waterfall of evidence, then the held flags."""
+    fields = list(dict.fromkeys([*detail.record_l, *detail.record_r]))
+    width = max([len(f) for f in fields] + [10])
+    lines = [
+        f"Review item {detail.item} ({detail.status}): match probability "
+        f"{detail.match_probability:.4f}, weight {detail.match_weight:+.2f}",
+        "",
+        f"{'field':<{width}}  {'record A':<28}  record B",
+    ]
+    for f in fields:
+        a, b = detail.record_l.get(f) or "", detail.record_r.get(f) or ""
+        mark = "  " if a == b else " ≠"
+        lines.append(f"{f:<{width}}{mark}{a:<28}  {b}")
+    lines += ["", "Evidence (log2 weight; + pushes towards a match, - away):"]
+    lines.append(f"  {'prior':<14} {'':<28} {detail.prior_weight:+7.2f}")
+    for c in detail.comparisons:
+        bar = ("+" if c["weight"] > 0 else "-") * min(20, int(abs(c["weight"]) + 0.5))
+        lines.append(f"  {c['name']:<14} {c['label']:<28} {c['weight']:+7.2f}  {bar}")
+    lines.append(f"  {'total':<14} {'':<28} {detail.match_weight:+7.2f}")
+    lines.append("")
+    if len(detail.held):
+        lines.append("Held behind this link (released as NEW if accepted, dropped if rejected):")
+        for row in detail.held.sort_values(["severity", "rule"]).itertuples(index=False):
+            lines.append(f"  {row.rule} {row.severity} → {row.recipient_type} {row.recipient_code}")
+    else:
+        lines.append("No flags are held behind this link.")
+    return "\n".join(lines)

@@ -332,6 +332,18 @@ class Store:
             ).first()
         return None if row is None else dict(row._mapping)
 
+    def has_run(self, run_id: str) -> bool:
+        """Whether a run committed (used to heal outputs after a kill)."""
+        with self.engine.connect() as conn:
+            return (
+                conn.execute(
+                    sa.select(runs.c.run_id).where(
+                        (runs.c.run_id == run_id) & (runs.c.status == "succeeded")
+                    )
+                ).first()
+                is not None
+            )
+
     def run(self, run_id: str) -> dict[str, Any]:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(runs).where(runs.c.run_id == run_id)).first()

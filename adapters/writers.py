@@ -13,7 +13,7 @@ import io
 import json
 import os
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,7 +122,8 @@ def _recipient_files(
 ) -> Iterable[tuple[Path, str]]:
     if not len(frame):
         return
-    for (kind, code), group in frame.groupby(["recipient_type", "recipient_code"], sort=True):
+    keyed = frame.assign(recipient_code=frame["recipient_code"].fillna(""))
+    for (kind, code), group in keyed.groupby(["recipient_type", "recipient_code"], sort=True):
         if kind == "unrouted":
             yield Path("unrouted") / name, csv_text(group, columns)
         else:
@@ -152,18 +153,32 @@ def check_out_dir(out_dir: Path) -> None:
         raise UsageError(f"the parent folder of --out {out_dir} does not exist")
 
 
-def recover_out_dir(out_dir: Path) -> None:
-    """Undo what a killed run left: restore a moved-aside output, drop temporary folders."""
+def recover_out_dir(out_dir: Path, *, committed: Callable[[str], bool]) -> None:
+    """Finish or undo what a killed run left, so the outputs match the store again.
+
+    A run stages ``.OUT.tmp-<run_id>``, commits the store, then swaps the staged folder in
+    (``OUT`` moved aside to ``.OUT.old-<run_id>`` for a moment). A staged folder of a run whose
+    commit landed is rolled forward; one whose commit did not land is dropped; a moved-aside
+    folder comes back only if nothing replaced it.
+    """
     parent = out_dir.parent
     if not parent.exists():
         return
-    for leftover in sorted(parent.glob(f".{out_dir.name}.old-*")):
-        if not out_dir.exists():
-            os.replace(leftover, out_dir)
+    for staged in sorted(parent.glob(f".{out_dir.name}.tmp-*")):
+        run_id = staged.name.rsplit(".tmp-", 1)[1]
+        if committed(run_id):
+            publish(staged, out_dir, run_id=run_id)
         else:
-            shutil.rmtree(leftover, ignore_errors=True)
-    for leftover in parent.glob(f".{out_dir.name}.tmp-*"):
-        shutil.rmtree(leftover, ignore_errors=True)
+            shutil.rmtree(staged, ignore_errors=True)
+    for old in sorted(parent.glob(f".{out_dir.name}.old-*")):
+        if out_dir.exists():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(old, out_dir)
+
+
+def discard_staged(staged: Path) -> None:
+    shutil.rmtree(staged, ignore_errors=True)
 
 
 def stage_outputs(
@@ -204,11 +219,11 @@ def stage_outputs(
     return tmp
 
 
-def publish(tmp: Path, out_dir: Path, *, run_id: str) -> None:
-    """Swap the staged folder into place (two renames; `recover_out_dir` heals a kill between)."""
+def publish(staged: Path, out_dir: Path, *, run_id: str) -> None:
+    """Swap the staged folder into place: two renames, then the old folder goes
+    (`recover_out_dir` finishes the job if a kill falls between them)."""
     old = out_dir.parent / f".{out_dir.name}.old-{run_id}"
     if out_dir.exists():
         os.replace(out_dir, old)
-    os.replace(tmp, out_dir)
-    if old.exists():
-        shutil.rmtree(old)
+    os.replace(staged, out_dir)
+    shutil.rmtree(old, ignore_errors=True)

@@ -64,10 +64,9 @@ def apply_lifecycle(
     cur["raised_on"] = pd.to_datetime(cur["_prev_raised"]).where(continuing, day)
     gone = prev.merge(cur[KEY], on=KEY, how="left", indicator=True)
     gone = gone.loc[gone["_merge"] == "left_only"].drop(columns="_merge").assign(status="RESOLVED")
-    out = pd.concat(
-        [_columns(cur.drop(columns=["_merge", "_prev_raised"])), _columns(gone)],
-        ignore_index=True,
-    )
+    # Leave empty parts out of the concat: pandas is changing how empty frames set dtypes.
+    parts = [_columns(cur.drop(columns=["_merge", "_prev_raised"])), _columns(gone)]
+    out = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
     out = _unkeyed(out)
     return out.sort_values([*KEY, "status"], kind="stable", na_position="last").reset_index(
         drop=True

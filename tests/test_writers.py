@@ -115,14 +115,29 @@ def test_publish_replaces_previous_output_whole(tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".out.*"))
 
 
-def test_recover_restores_output_moved_aside_by_a_killed_run(tmp_path: Path) -> None:
+def test_recovery_rolls_a_committed_run_forward_and_drops_an_uncommitted_one(
+    tmp_path: Path,
+) -> None:
     out = tmp_path / "out"
     publish(stage_outputs(out, _bundle([_flag()]), run_id="r1"), out, run_id="r1")
-    # A run killed between its two renames leaves the old output aside and its new one staged.
-    stage_outputs(out, _bundle([]), run_id="r2")
-    out.rename(tmp_path / ".out.old-r2")
-    recover_out_dir(out)
+    stage_outputs(out, _bundle([]), run_id="r2")  # killed before its commit
+    recover_out_dir(out, committed=lambda run: run == "r1")
     assert (out / "gp" / "M85001" / "flags.csv").exists()
+    assert not list(tmp_path.glob(".out.*"))
+
+    stage_outputs(out, _bundle([]), run_id="r3")  # killed after its commit
+    recover_out_dir(out, committed=lambda run: run in ("r1", "r3"))
+    assert not (out / "gp").exists()
+    assert not list(tmp_path.glob(".out.*"))
+
+
+def test_recovery_between_the_two_renames(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    publish(stage_outputs(out, _bundle([_flag()]), run_id="r1"), out, run_id="r1")
+    stage_outputs(out, _bundle([]), run_id="r2")
+    out.rename(tmp_path / ".out.old-r2")  # killed between the renames of a committed run
+    recover_out_dir(out, committed=lambda run: True)
+    assert (out / "unrouted" / "flags.csv").exists() and not (out / "gp").exists()
     assert not list(tmp_path.glob(".out.*"))
 
 

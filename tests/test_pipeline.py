@@ -1,0 +1,309 @@
+"""The whole night, end to end, on the bundled sample: the README's command, reruns,
+resolution, need-to-know, exit codes, crash safety and logs free of identifying data."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sqlite3
+import stat
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import pipeline
+from cli import main
+from sample_data import STANDARD_DIR
+
+AS_OF = "2026-11-20"
+
+
+def _run(args: list[str]) -> object:
+    return CliRunner().invoke(main, args, catch_exceptions=False)
+
+
+def _night(input_dir: Path, out: Path, store: Path, *extra: str) -> object:
+    return _run(
+        [
+            "run",
+            "--input",
+            str(input_dir),
+            "--out",
+            str(out),
+            "--as-of",
+            AS_OF,
+            "--store",
+            f"sqlite:///{store}",
+            "-q",
+            *extra,
+        ]
+    )
+
+
+def _files(out: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(out).as_posix(): p.read_bytes()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and p.name != "manifest.json"
+    }
+
+
+def _flags(out: Path) -> pd.DataFrame:
+    frames = []
+    for path in sorted(out.glob("*/**/flags.csv")):
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        parts = path.relative_to(out).parts
+        frame["recipient_type"] = parts[0]
+        frame["recipient_code"] = parts[1] if len(parts) == 3 else ""
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _copy_input(tmp_path: Path) -> Path:
+    target = tmp_path / "input"
+    shutil.copytree(STANDARD_DIR, target, ignore=shutil.ignore_patterns("truth"))
+    return target
+
+
+def test_readme_demo_command(tmp_path: Path) -> None:
+    """The README's main command is `dalink demo`."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    assert ".venv/bin/dalink demo" in readme
+    result = _run(["demo", "--out", str(tmp_path / "out"), "-q"])
+    assert result.exit_code == 0, result.output
+    assert f"outputs  {tmp_path / 'out'}" in result.output
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["rows_read"] == manifest["rows_loaded"] + manifest["rows_quarantined"]
+    for path in (tmp_path / "out").rglob("*"):
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
+
+
+def test_second_run_continues_and_is_byte_identical_for_the_same_store(tmp_path: Path) -> None:
+    store = tmp_path / "store.db"
+    assert _night(STANDARD_DIR, tmp_path / "night1", store).exit_code == 0
+    first = _flags(tmp_path / "night1")
+    assert set(first["status"]) == {"NEW"}
+    snapshot = tmp_path / "store-after-night1.db"
+    shutil.copy(store, snapshot)
+
+    assert _night(STANDARD_DIR, tmp_path / "night2", store).exit_code == 0
+    second = _flags(tmp_path / "night2")
+    assert set(second["status"]) == {"CONTINUING"}
+    key = ["recipient_type", "recipient_code", "rule", "person_ref"]
+    assert sorted(map(tuple, first[key].values)) == sorted(map(tuple, second[key].values))
+    manifest = json.loads((tmp_path / "night2" / "manifest.json").read_text())
+    assert manifest["replay_of"], "a re-run of a processed night is reported"
+
+    # Same inputs + same store state → byte-identical outputs (manifest aside: run id, times).
+    shutil.copy(snapshot, store)
+    assert _night(STANDARD_DIR, tmp_path / "night2-again", store).exit_code == 0
+    assert _files(tmp_path / "night2") == _files(tmp_path / "night2-again")
+
+
+def test_removing_evidence_resolves_flags(tmp_path: Path) -> None:
+    store = tmp_path / "store.db"
+    input_dir = _copy_input(tmp_path)
+    assert _night(input_dir, tmp_path / "night1", store).exit_code == 0
+    before = _flags(tmp_path / "night1")
+    incidents = input_dir / "police_incidents.csv"
+    incidents.write_text(incidents.read_text().splitlines()[0] + "\n")
+    assert _night(input_dir, tmp_path / "night2", store).exit_code == 0
+    after = _flags(tmp_path / "night2")
+    for rule in ("BAIL-BREACH", "MARAC-REPEAT", "SERIAL"):
+        assert (before["rule"] == rule).any()
+        assert set(after.loc[after["rule"] == rule, "status"]) == {"RESOLVED"}, rule
+
+
+def test_need_to_know_every_row_is_about_someone_the_recipient_holds(tmp_path: Path) -> None:
+    store = tmp_path / "store.db"
+    assert _night(STANDARD_DIR, tmp_path / "out", store).exit_code == 0
+    flags = _flags(tmp_path / "out")
+    flags = flags[flags["recipient_type"] != "unrouted"]
+    with sqlite3.connect(store) as conn:
+        records = pd.read_sql("SELECT source, org_code, record_id, person_ref FROM records", conn)
+    gp = pd.read_csv(STANDARD_DIR / "gp_patients.csv", dtype=str, keep_default_na=False)
+    registered = set(
+        zip(
+            gp.loc[gp["deregistered_on"] == "", "practice_code"],
+            gp.loc[gp["deregistered_on"] == "", "patient_id"],
+            strict=True,
+        )
+    )
+    held = set(zip(records["source"], records["org_code"], records["person_ref"], strict=True))
+    for row in flags.itertuples(index=False):
+        assert (row.recipient_type, row.recipient_code, row.person_ref) in held, row
+        if row.recipient_type == "gp":
+            assert (row.recipient_code, row.local_id) in registered, row
+    assert not any(code in {"V81997", "V81998", "V81999"} for code in flags["recipient_code"])
+
+
+def test_seed_scenario_reaches_the_right_recipients_and_no_others(tmp_path: Path) -> None:
+    """The review's household: her overdose and his self-discharge on one day, his DA
+    history against her with a bail breach and MARAC, her A&E letter to the GP late."""
+    store = tmp_path / "store.db"
+    assert _night(STANDARD_DIR, tmp_path / "out", store).exit_code == 0
+    truth = pd.read_csv(STANDARD_DIR / "truth" / "scenarios.csv", dtype=str)
+    her, him = sorted(truth.loc[truth["kind"] == "SEED", "person_id"])[::-1][:2]
+    records = pd.read_csv(STANDARD_DIR / "truth" / "records.csv", dtype=str)
+    with sqlite3.connect(store) as conn:
+        refs = pd.read_sql("SELECT record_key, person_ref FROM records", conn)
+    truth_refs = records.merge(refs, on="record_key")
+    ref_of = {
+        person: set(truth_refs.loc[truth_refs["person_id"] == person, "person_ref"])
+        for person in (her, him)
+    }
+    assert all(len(r) == 1 for r in ref_of.values()), "each seed person is one linked person"
+    flags = _flags(tmp_path / "out")
+
+    def rules_for(person: str) -> dict[str, set[str]]:
+        mine = flags[flags["person_ref"].isin(ref_of[person])]
+        return {rule: set(group["recipient_type"]) for rule, group in mine.groupby("rule")}
+
+    hers, his = rules_for(her), rules_for(him)
+    assert {"DA-SH", "HH-CRISIS", "MARAC-REPEAT", "BAIL-BREACH"} <= set(hers)
+    assert hers["DA-SH"] == {"gp", "ae"}
+    assert hers["MARAC-REPEAT"] == hers["BAIL-BREACH"] == {"police"}
+    assert {"MH-SD-DA", "HH-CRISIS"} <= set(his)
+    assert his["MH-SD-DA"] == {"gp", "mh"}
+    # Police flags for the victim only; nothing about him goes to A&E.
+    assert "MARAC-REPEAT" not in his and "BAIL-BREACH" not in his
+    assert "ae" not in set().union(*his.values())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--input", "/nonexistent", "--out", "OUT"], "is not a folder"),
+        (["run", "--input", "IN", "--out", "OUT", "--as-of", "20/11/2026"], "use YYYY-MM-DD"),
+        (["run", "--input", "IN", "--out", "OUT", "--config", "CFG"], "unknown section(s) nights"),
+        (["validate", "--input", "BAD"], "missing required columns"),
+    ],
+)
+def test_usage_and_input_errors_exit_2_and_write_nothing(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    (tmp_path / "cfg.toml").write_text("[nights]\nx = 1\n")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "gp_patients.csv").write_text("practice_code,patient_id\nA1,1\n")
+    replaced = [
+        {
+            "IN": str(STANDARD_DIR),
+            "OUT": str(tmp_path / "out"),
+            "CFG": str(tmp_path / "cfg.toml"),
+            "BAD": str(bad),
+        }.get(a, a)
+        for a in args
+    ]
+    result = CliRunner().invoke(main, replaced)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_required_columns_fail_the_run_naming_file_and_columns(tmp_path: Path) -> None:
+    input_dir = _copy_input(tmp_path)
+    (input_dir / "mh_patients.csv").write_text("provider_code,local_patient_id\nRYG,1\n")
+    result = CliRunner().invoke(
+        main,
+        [
+            "run",
+            "--input",
+            str(input_dir),
+            "--out",
+            str(tmp_path / "out"),
+            "--store",
+            f"sqlite:///{tmp_path / 's.db'}",
+            "-q",
+        ],
+    )
+    assert result.exit_code == 2
+    assert "mh_patients.csv" in result.output and "date_of_birth" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def _store_dump(store: Path) -> dict[str, list[tuple[object, ...]]]:
+    with sqlite3.connect(store) as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables}
+
+
+def _without_lock(dump: dict[str, list[tuple[object, ...]]]) -> dict[str, list[tuple[object, ...]]]:
+    return {table: rows for table, rows in dump.items() if table != "run_lock"}
+
+
+@pytest.mark.parametrize("point", ["ingest", "link", "rules", "write", "staged", "committed"])
+def test_a_run_killed_anywhere_changes_nothing_and_the_next_run_recovers(
+    tmp_path: Path, point: str
+) -> None:
+    store, out = tmp_path / "store.db", tmp_path / "out"
+    input_dir = _copy_input(tmp_path)
+    assert _night(input_dir, out, store).exit_code == 0
+    before_files, before_store = _files(out), _store_dump(store)
+    # Tonight's extract differs (police file emptied), so a finished run changes things.
+    incidents = input_dir / "police_incidents.csv"
+    incidents.write_text(incidents.read_text().splitlines()[0] + "\n")
+    # What an uninterrupted run from the same state writes:
+    shutil.copy(store, tmp_path / "twin.db")
+    shutil.copytree(out, tmp_path / "twin")
+    assert _night(input_dir, tmp_path / "twin", tmp_path / "twin.db").exit_code == 0
+    uninterrupted = _files(tmp_path / "twin")
+
+    command = [
+        sys.executable,
+        "-c",
+        "import cli; cli.main()",
+        "run",
+        "--input",
+        str(input_dir),
+        "--out",
+        str(out),
+        "--as-of",
+        AS_OF,
+        "--store",
+        f"sqlite:///{store}",
+        "-q",
+    ]
+    killed = subprocess.run(
+        command, env={**os.environ, pipeline.KILL_AT_ENV: point}, capture_output=True, check=False
+    )
+    assert killed.returncode == -9, killed.stderr.decode()[-2000:]
+    assert _files(out) == before_files, "recipients never see a killed run's outputs"
+    if point != "committed":
+        assert _without_lock(_store_dump(store)) == _without_lock(before_store)
+
+    finished = subprocess.run(command, capture_output=True, check=False)
+    assert finished.returncode == 0, finished.stderr.decode()[-2000:]
+    assert not list(tmp_path.glob(".out.*")), "no staged or moved-aside folders left"
+    if point != "committed":
+        assert _files(out) == uninterrupted
+    else:
+        # The killed run had committed: it was rolled forward, and tonight's second run
+        # continues from it (its RESOLVED flags were already sent and are gone now).
+        assert not (_flags(out)["rule"] == "BAIL-BREACH").any()
+
+
+def test_logs_carry_no_identifying_data(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    pipeline.run_night(
+        pipeline.RunOptions(
+            input_dir=STANDARD_DIR,
+            out_dir=tmp_path / "out",
+            as_of=date.fromisoformat(AS_OF),
+            store_url=f"sqlite:///{tmp_path / 's.db'}",
+        )
+    )
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "stage=" in text
+    gp = pd.read_csv(STANDARD_DIR / "gp_patients.csv", dtype=str, keep_default_na=False)
+    planted = pd.concat([gp["nhs_number"], gp["family_name"], gp["postcode"], gp["date_of_birth"]])
+    planted = {v for v in planted if len(v) >= 5}
+    leaked = {v for v in planted if v in text}
+    assert not leaked, f"{len(leaked)} identifying values appear in the logs"
