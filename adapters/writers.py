@@ -79,11 +79,11 @@ def neutralise(value: str) -> str:
 
 
 def _cell(value: Any) -> str:
-    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
+    if isinstance(value, float) and pd.isna(value):
         return ""
     if isinstance(value, pd.Timestamp):
-        if pd.isna(value):
-            return ""
         if value == value.normalize():
             return value.strftime("%Y-%m-%d")
         return value.strftime("%Y-%m-%dT%H:%M:%S")

@@ -89,6 +89,26 @@ def test_csv_is_sorted_and_neutralised() -> None:
     assert ",2026-11-20," in lines[1]
 
 
+def test_missing_values_are_blank_cells() -> None:
+    frame = pd.DataFrame(
+        {
+            "rule": ["LETTER-LATE"] * 3,
+            "reference": ["A1", "A2", "A3"],
+            "local_id": [pd.NA, None, "H1"],
+            "due_by": pd.to_datetime(["2026-11-19 10:00", "2026-11-19 11:00", None]),
+            "sent_at": pd.to_datetime([None, "2026-11-20 09:30", None]),
+            "hours_late": [37.0, float("nan"), 2.0],
+            "holiday_period": [True, False, "N"],
+        }
+    )
+    lines = csv_text(frame, WARNING_FILE_COLUMNS).splitlines()
+    assert lines[1:] == [
+        "LETTER-LATE,A1,,2026-11-19T10:00:00,,37,Y",
+        "LETTER-LATE,A2,,2026-11-19T11:00:00,2026-11-20T09:30:00,,N",
+        "LETTER-LATE,A3,H1,,,2,N",
+    ]
+
+
 def test_stage_and_publish_writes_owner_only_files(tmp_path: Path) -> None:
     out = tmp_path / "out"
     bundle = _bundle([_flag(), _flag(recipient_type="unrouted", recipient_code="")])
