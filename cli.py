@@ -81,6 +81,7 @@ def main() -> None:
 @STORE_OPTION
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="Run config TOML.")
 @click.option("--write-db", "write_db", help="Also write flags and warnings to this database URL.")
+@click.option("--fhir", is_flag=True, help="Also write a FHIR R4 Bundle of Flags per recipient.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display (for cron); errors only.")
 def run(
     input_dir: Path,
@@ -89,6 +90,7 @@ def run(
     store_url: str,
     config_path: Path | None,
     write_db: str | None,
+    fhir: bool,
     quiet: bool,
 ) -> None:
     """Run the night: ingest, link, households, rules, lifecycle, write.
@@ -105,6 +107,7 @@ def run(
         store_url=store_url,
         config_path=config_path,
         write_db=write_db,
+        fhir=fhir,
     )
     summary = pipeline.run_night(options, progress=None if quiet else _progress)
     if not quiet:
@@ -195,6 +198,26 @@ def links_export(out_file: Path, store_url: str) -> None:
     """
     count = pipeline.export_links(store_url, out_file)
     click.echo(f"{count} records written to {out_file}")
+
+
+@main.command()
+@click.option("--run", "run_id", help="The run (see `dalink runs`). Default: the latest.")
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(path_type=Path),
+    default=Path("report.html"),
+    show_default=True,
+)
+@STORE_OPTION
+def report(run_id: str | None, out_file: Path, store_url: str) -> None:
+    """Write a run's HTML report for the data team (every run also writes OUT/report.html).
+
+    \b
+    Example:
+      dalink report --run 20261120-231500-a1b2c3 --out report.html
+    """
+    click.echo(f"report written to {pipeline.write_report(store_url, run_id, out_file)}")
 
 
 @main.command("runs")

@@ -25,21 +25,26 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from adapters import review as review_lib
 from adapters.config import InputConfig, load_config_section
 from adapters.errors import ConfigError, DalinkError, InputFileError, UsageError
+from adapters.fhir import flag_bundles
 from adapters.ingest import Extracts, load_extracts
 from adapters.records import person_records
+from adapters.report import render_report
 from adapters.store import RunState, Store, pair_ids
 from adapters.writers import (
     OutputBundle,
     check_out_dir,
+    csv_text,
     discard_staged,
     publish,
     recover_out_dir,
     stage_outputs,
+    write_private,
 )
 from linkage import LinkageResult, LinkageSettings, assign_person_refs, link_records
 from linkage.comparisons import COMPARISONS
@@ -148,6 +153,7 @@ class RunOptions:
     store_url: str
     config_path: Path | None = None
     write_db: str | None = None
+    fhir: bool = False
 
 
 @dataclass(frozen=True)
@@ -445,6 +451,15 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
                     held=held,
                     stages=stages,
                 )
+                manifest["report"] = _report_stats(
+                    as_of=options.as_of,
+                    result=result,
+                    settings=config.linkage,
+                    linked=night.linked,
+                    flags=lifecycle,
+                    warnings=night.warnings,
+                )
+                manifest["stage_seconds"] = dict(stages.seconds)
                 fingerprint = _fingerprint(extracts, options.as_of, options.config_path)
                 previous_run = store.last_run()
                 if previous_run and previous_run["input_fingerprint"] == fingerprint:
@@ -456,7 +471,16 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
                     flags=lifecycle.assign(confidential="Y"),
                     warnings=night.warnings,
                 )
-                staged = stage_outputs(out_dir, bundle, run_id=run_id)
+                last_manifest = json.loads(previous_run["manifest"]) if previous_run else None
+                staged = stage_outputs(
+                    out_dir,
+                    bundle,
+                    run_id=run_id,
+                    extra_files=[
+                        (Path("report.html"), render_report(manifest, last_manifest)),
+                        *(flag_bundles(lifecycle, as_of=options.as_of) if options.fhir else ()),
+                    ],
+                )
                 review_links = review.assign(detail=_review_detail(review, records, result))
                 state = RunState(
                     run_id=run_id,
@@ -568,6 +592,83 @@ def _manifest(
     }
 
 
+_AGE_BANDS = (0, 18, 30, 45, 65, 200)
+_AGE_LABELS = ("0-17", "18-29", "30-44", "45-64", "65+")
+
+
+def _report_stats(
+    *,
+    as_of: date,
+    result: LinkageResult,
+    settings: LinkageSettings,
+    linked: pd.DataFrame,
+    flags: pd.DataFrame,
+    warnings: pd.DataFrame,
+) -> dict[str, Any]:
+    """Aggregates for the run report: counts and rates only, never a record's values."""
+    weights = result.pairs["match_weight"].to_numpy(dtype=float)
+    stats: dict[str, Any] = {
+        "auto_weight": round(
+            float(np.log2(settings.auto_threshold / (1 - settings.auto_threshold))), 3
+        ),
+        "review_weight": round(
+            float(np.log2(settings.review_threshold / (1 - settings.review_threshold))), 3
+        ),
+    }
+    if len(weights):
+        edges = np.arange(np.floor(weights.min()), np.ceil(weights.max()) + 2, 2.0)
+        counts, edges = np.histogram(weights, bins=edges)
+        stats["match_weight_histogram"] = {"edges": edges.tolist(), "counts": counts.tolist()}
+    sizes = linked.groupby("person_ref").size().clip(upper=10)
+    stats["cluster_sizes"] = {
+        ("10+" if size == 10 else str(size)): int(n)
+        for size, n in sizes.value_counts().sort_index().items()
+    }
+    stats["flags_by_recipient_type"] = {
+        str(k): int(v) for k, v in flags["recipient_type"].value_counts().sort_index().items()
+    }
+    # Link rate: hospital, MH and police records that linked to a person with a GP record.
+    with_gp = set(linked.loc[linked["source"] == "gp", "person_ref"])
+    others = linked[linked["source"] != "gp"]
+    age = (pd.Timestamp(as_of) - others["date_of_birth"]).dt.days // 365.25
+    band = pd.cut(age, bins=_AGE_BANDS, labels=_AGE_LABELS, right=False)
+    frame = pd.DataFrame(
+        {
+            "age_band": band.astype("string").fillna("unknown"),
+            "sex": others["sex"].astype("string").fillna("U"),
+            "linked": others["person_ref"].isin(with_gp),
+        }
+    )
+    grouped = frame.groupby(["age_band", "sex"])["linked"].agg(records="size", linked="sum")
+    rates: list[dict[str, Any]] = grouped.reset_index().to_dict("records")  # type: ignore[assignment]
+    stats["link_rate_by_age_sex"] = [
+        {
+            "age_band": str(r["age_band"]),
+            "sex": str(r["sex"]),
+            "records": int(r["records"]),
+            "linked": int(r["linked"]),
+            "rate": round(int(r["linked"]) / int(r["records"]), 4),
+        }
+        for r in rates
+    ]
+    if len(warnings):
+        by = warnings.assign(holiday=warnings["holiday_period"].astype(str).isin(["Y", "True"]))
+        table = by.groupby(["recipient_type", "recipient_code", "rule"])["holiday"].agg(
+            holiday="sum", total="size"
+        )
+        rows: list[dict[str, Any]] = table.reset_index().to_dict("records")  # type: ignore[assignment]
+        stats["warnings_by_provider"] = [
+            {
+                "recipient": f"{r['recipient_type']} {r['recipient_code']}",
+                "rule": str(r["rule"]),
+                "holiday": int(r["holiday"]),
+                "other": int(r["total"]) - int(r["holiday"]),
+            }
+            for r in rows
+        ]
+    return stats
+
+
 def format_summary(summary: RunSummary) -> str:
     m = summary.manifest
     lines = [
@@ -669,13 +770,27 @@ def export_links(store_url: str, out_file: Path) -> int:
     if not len(frame):
         raise UsageError("the store holds no linked records yet: run `dalink run` first")
     out_file.parent.mkdir(parents=True, exist_ok=True)
-    from adapters.writers import _write_private, csv_text
-
-    _write_private(
+    write_private(
         out_file,
         csv_text(frame, ("source", "org_code", "record_id", "person_ref", "household_ref")),
     )
     return len(frame)
+
+
+def write_report(store_url: str, run_id: str | None, out_file: Path) -> Path:
+    """Render a stored run's report (default: the latest) with the night before for change."""
+    with _store(store_url) as store:
+        run = store.run(run_id) if run_id else store.last_run()
+        if run is None:
+            raise UsageError("the store holds no finished run yet: run `dalink run` first")
+        runs = store.runs()
+    earlier = runs[(runs["status"] == "succeeded") & (runs["finished_at"] < run["finished_at"])]
+    previous = None
+    if len(earlier):
+        with _store(store_url) as store:
+            previous = json.loads(store.run(str(earlier.iloc[-1]["run_id"]))["manifest"])
+    write_private(out_file, render_report(json.loads(run["manifest"]), previous))
+    return out_file
 
 
 def list_runs(store_url: str) -> pd.DataFrame:

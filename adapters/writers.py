@@ -108,7 +108,7 @@ def csv_text(frame: pd.DataFrame, columns: Sequence[str]) -> str:
     return buffer.getvalue()
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
     path.parent.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _FILE_MODE)
     with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
@@ -210,9 +210,9 @@ def stage_outputs(
         )
     files += extra_files
     for relative, text in files:
-        _write_private(tmp / relative, text)
+        write_private(tmp / relative, text)
     manifest = json.dumps(bundle.manifest, indent=2, sort_keys=True, default=str) + "\n"
-    _write_private(tmp / "manifest.json", manifest)
+    write_private(tmp / "manifest.json", manifest)
     # mkdir(parents=True) gives parents the umask's mode: tighten every folder explicitly.
     for folder in [tmp, *(p for p in tmp.rglob("*") if p.is_dir())]:
         folder.chmod(_DIR_MODE)

