@@ -160,6 +160,7 @@ class RunOptions:
 class RunSummary:
     run_id: str
     out_dir: Path
+    store_url: str
     manifest: Mapping[str, Any]
 
 
@@ -530,7 +531,9 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
     finally:
         store.dispose()
     manifest["stage_seconds"] = dict(stages.seconds)
-    return RunSummary(run_id=run_id, out_dir=out_dir, manifest=manifest)
+    return RunSummary(
+        run_id=run_id, out_dir=out_dir, store_url=options.store_url, manifest=manifest
+    )
 
 
 def _manifest(
@@ -669,6 +672,20 @@ def _report_stats(
     return stats
 
 
+def _warning_line(counts: Mapping[str, int]) -> str:
+    """{"LETTER-LATE/N": 4, "LETTER-LATE/Y": 1} → "LETTER-LATE 5 (1 in holiday period)"."""
+    totals: dict[str, list[int]] = {}
+    for key, count in counts.items():
+        rule, _, holiday = key.rpartition("/")
+        pair = totals.setdefault(rule, [0, 0])
+        pair[0] += count
+        pair[1] += count if holiday in ("Y", "True") else 0
+    return ", ".join(
+        f"{rule} {total}" + (f" ({holiday} in holiday period)" if holiday else "")
+        for rule, (total, holiday) in sorted(totals.items())
+    )
+
+
 def format_summary(summary: RunSummary) -> str:
     m = summary.manifest
     lines = [
@@ -682,11 +699,12 @@ def format_summary(summary: RunSummary) -> str:
         "  flags    " + (", ".join(f"{k} {v}" for k, v in sorted(m["flags"].items())) or "none"),
         "  held     "
         + (", ".join(f"{k} {v}" for k, v in sorted(m["flags_held"].items())) or "none"),
-        "  warnings " + (", ".join(f"{k} {v}" for k, v in sorted(m["warnings"].items())) or "none"),
+        "  warnings " + (_warning_line(m["warnings"]) or "none"),
         "  time     "
         + ", ".join(f"{k} {v:.1f} s" for k, v in m.get("stage_seconds", {}).items())
         + f"; peak memory {m['peak_rss_mb']:.0f} MB",
-        f"  outputs  {summary.out_dir}",
+        f"  outputs  {summary.out_dir} (report.html: the night at a glance)",
+        f"  review   dalink review list --store {summary.store_url}",
     ]
     if m.get("replay_of"):
         lines.append(
@@ -854,6 +872,10 @@ def detail_as_dict(detail: review_lib.ReviewDetail) -> dict[str, Any]:
     }
 
 
+def _folded(value: str) -> str:
+    return "".join(ch for ch in value.casefold() if ch.isalnum())
+
+
 def format_detail(detail: review_lib.ReviewDetail) -> str:
     """The two records side by side, then the waterfall of evidence, then the held flags."""
     fields = list(dict.fromkeys([*detail.record_l, *detail.record_r]))
@@ -862,12 +884,13 @@ def format_detail(detail: review_lib.ReviewDetail) -> str:
         f"Review item {detail.item} ({detail.status}): match probability "
         f"{detail.match_probability:.4f}, weight {detail.match_weight:+.2f}",
         "",
-        f"{'field':<{width}}  {'record A':<28}  record B",
+        f"{'field':<{width}}   {'record A':<28}  record B",
     ]
     for f in fields:
         a, b = detail.record_l.get(f) or "", detail.record_r.get(f) or ""
-        mark = "  " if a == b else " ≠"
-        lines.append(f"{f:<{width}}{mark}{a:<28}  {b}")
+        # Case and punctuation are not disagreement: mark only what a reader must compare.
+        same = _folded(a) == _folded(b)
+        lines.append(f"{f:<{width}} {' ' if same else '≠'} {a:<28}  {b}")
     lines += ["", "Evidence (log2 weight; + pushes towards a match, - away):"]
     lines.append(f"  {'prior':<14} {'':<28} {detail.prior_weight:+7.2f}")
     for c in detail.comparisons:

@@ -63,8 +63,9 @@ def review_queue(
         per_pair.index.name = "pair_id"
     queue = links.merge(per_pair, left_on="pair_id", right_index=True, how="left")
     queue["held_flags"] = queue["held_flags"].fillna("")
-    queue["best_rank"] = queue["best_rank"].fillna(9)
-    queue["held_count"] = queue["held_count"].fillna(0)
+    queue["best_rank"] = pd.to_numeric(queue["best_rank"]).fillna(9)
+    queue["held_count"] = pd.to_numeric(queue["held_count"]).fillna(0)
+    queue["match_probability"] = queue["match_probability"].round(4)
     left = queue["record_key_l"].map(_split_key)
     right = queue["record_key_r"].map(_split_key)
     queue["sources"] = [f"{a[0]}+{b[0]}" for a, b in zip(left, right, strict=True)]
