@@ -56,6 +56,7 @@ from rules import (
     apply_lifecycle,
     evaluate_all,
     held_flags,
+    resolve_parameters,
 )
 
 log = logging.getLogger("dalink")
@@ -118,6 +119,9 @@ class RunConfig:
         if households or not isinstance(max_persons, int) or max_persons < 2:
             raise ConfigError(f"{path}: [households] takes only max_persons (a whole number >= 2)")
         try:
+            # Rule parameters and code lists fail here, not after an hour of linkage.
+            resolve_parameters(data.get("rules", {}))
+            CodeLists.from_config(data.get("codes", {}))
             return cls(
                 input=load_config_section(data.get("input", {})),
                 linkage=_linkage_settings(data.get("linkage", {})),
