@@ -503,7 +503,7 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
                             "household_ref",
                         ]
                     ].assign(record_hash=_record_hash(records).values),
-                    person_events=person_events,
+                    person_events=person_events.rename(columns={"event": "kind"}),
                     review_links=review_links,
                     held=held,
                     flags=lifecycle[lifecycle["status"] != "RESOLVED"],
