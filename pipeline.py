@@ -234,16 +234,15 @@ class _Evaluated:
     warnings: pd.DataFrame
 
 
-def _evaluate(
-    extracts: Extracts,
+def _with_households(
     records: pd.DataFrame,
     record_person: pd.DataFrame,
     *,
     as_of: date,
     key: bytes,
     config: RunConfig,
-) -> _Evaluated:
-    """Households then rules for one assignment of records to persons."""
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Records with their person and household, and one row per person."""
     linked = records.merge(record_person, on="record_key", how="left")
     households = build_households(
         linked, as_of=as_of, key=key, max_persons=config.max_household_persons
@@ -251,7 +250,18 @@ def _evaluate(
     linked = linked.merge(
         households.people[["person_ref", "household_ref"]], on="person_ref", how="left"
     )
-    people = _people(linked, households.people)
+    return linked, _people(linked, households.people)
+
+
+def _evaluate(
+    extracts: Extracts,
+    linked: pd.DataFrame,
+    people: pd.DataFrame,
+    *,
+    as_of: date,
+    config: RunConfig,
+) -> _Evaluated:
+    """The rules for one assignment of records to persons and households."""
     try:
         context = RuleContext.build(
             tables=extracts.tables,
@@ -411,10 +421,13 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
                     f"{record_person['person_ref'].nunique()} persons, "
                     f"{len(result.review)} links to review"
                 )
-            with stages.stage("rules") as note:
-                night = _evaluate(
-                    extracts, records, record_person, as_of=options.as_of, key=key, config=config
+            with stages.stage("households") as note:
+                linked, people = _with_households(
+                    records, record_person, as_of=options.as_of, key=key, config=config
                 )
+                note["detail"] = f"{people['household_ref'].nunique()} households"
+            with stages.stage("rules") as note:
+                night = _evaluate(extracts, linked, people, as_of=options.as_of, config=config)
                 review = result.review.assign(
                     pair_id=pair_ids(result.review["record_key_l"], result.review["record_key_r"])
                 )
@@ -423,13 +436,11 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
                 )
                 if len(review):
                     provisional_map = _provisional_refs(result, record_person)
+                    linked_p, people_p = _with_households(
+                        records, provisional_map, as_of=options.as_of, key=key, config=config
+                    )
                     provisional = _evaluate(
-                        extracts,
-                        records,
-                        provisional_map,
-                        as_of=options.as_of,
-                        key=key,
-                        config=config,
+                        extracts, linked_p, people_p, as_of=options.as_of, config=config
                     )
                     held = _held(
                         night.flags,

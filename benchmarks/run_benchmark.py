@@ -61,6 +61,51 @@ def change_one_percent(input_dir: Path, *, seed: int) -> int:
     return int(pick.sum() + rename.sum() + len(new))
 
 
+def household_scores(base: Path) -> dict[str, float]:
+    """Pairwise "same household" precision/recall/F1 over persons, against the truth, and
+    the count of person pairs in different flats that were put in one household."""
+    import sqlite3
+
+    from linkage.address import standardise_addresses
+    from linkage.households import household_pairwise_scores
+
+    with sqlite3.connect(base / "store.db") as conn:
+        links = pd.read_sql(
+            "SELECT source || ':' || org_code || ':' || record_id AS record_key, person_ref, "
+            "household_ref FROM records",
+            conn,
+        )
+    truth = base / "input" / "truth"
+    records = pd.read_csv(truth / "records.csv", dtype=str)
+    persons = pd.read_csv(truth / "persons.csv", dtype=str, keep_default_na=False)
+    keyed = links.merge(records, on="record_key")
+    majority = (
+        keyed.groupby(["person_ref", "person_id"])
+        .size()
+        .rename("n")
+        .reset_index()
+        .sort_values(["person_ref", "n"], ascending=[True, False])
+        .drop_duplicates("person_ref")
+    )
+    true_households = majority.merge(persons[["person_id", "household_id"]], on="person_id")
+    gp = pd.read_csv(base / "input" / "gp_patients.csv", dtype=str, keep_default_na=False)
+    gp["record_key"] = "gp:" + gp["practice_code"] + ":" + gp["patient_id"]
+    gp["flat"] = standardise_addresses(gp)["flat"].to_numpy()
+    flats = gp.merge(records, on="record_key")[["person_id", "flat"]].drop_duplicates("person_id")
+    truth_frame = true_households.merge(flats, on="person_id", how="left").rename(
+        columns={"household_id": "household"}
+    )
+    truth_frame["household"] = truth_frame["household"].replace("", pd.NA)
+    people = links.drop_duplicates("person_ref")[["person_ref", "household_ref"]]
+    scores = household_pairwise_scores(people, truth_frame)
+    return {
+        "precision": round(scores.precision, 4),
+        "recall": round(scores.recall, 4),
+        "f1": round(scores.f1, 4),
+        "merged_flat_pairs": int(scores.merged_flat_pairs),
+    }
+
+
 def night(input_dir: Path, out_dir: Path, as_of: date, store_url: str) -> dict[str, object]:
     started = time.perf_counter()
     done = subprocess.run(
@@ -96,6 +141,7 @@ def main() -> None:
         generated = round(time.perf_counter() - started, 1)
         store = f"sqlite:///{base / 'store.db'}"
         first = night(base / "input", base / "out1", AS_OF, store)
+        households = household_scores(base)
         changed = change_one_percent(base / "input", seed=args.seed)
         second = night(base / "input", base / "out2", AS_OF + timedelta(days=1), store)
         rows.append(
@@ -103,13 +149,14 @@ def main() -> None:
                 "persons": persons,
                 "generate_s": generated,
                 "changed_records": changed,
+                "households": households,
                 "night1": first,
                 "night2": second,
             }
         )
         shutil.rmtree(base, ignore_errors=True)
 
-    stages = ("ingest", "link", "rules", "write")
+    stages = ("ingest", "link", "households", "rules", "write")
     print(
         "| persons | records | night | "
         + " | ".join(f"{s} s" for s in stages)
@@ -125,6 +172,15 @@ def main() -> None:
                 + " | ".join(f"{seconds.get(s, 0):.1f}" for s in stages)
                 + f" | {n['wall_s']:.1f} | {n['peak_mb']:,.0f} |"
             )
+    print()
+    print("| persons | household precision | recall | F1 | pairs in different flats merged |")
+    print("|---|---|---|---|---|")
+    for row in rows:
+        h = row["households"]
+        print(
+            f"| {row['persons']:,} | {h['precision']:.4f} | {h['recall']:.4f} | {h['f1']:.4f} "
+            f"| {h['merged_flat_pairs']} |"
+        )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
 

@@ -240,7 +240,9 @@ def _without_lock(dump: dict[str, list[tuple[object, ...]]]) -> dict[str, list[t
     return {table: rows for table, rows in dump.items() if table != "run_lock"}
 
 
-@pytest.mark.parametrize("point", ["ingest", "link", "rules", "write", "staged", "committed"])
+@pytest.mark.parametrize(
+    "point", ["ingest", "link", "households", "rules", "write", "staged", "committed"]
+)
 def test_a_run_killed_anywhere_changes_nothing_and_the_next_run_recovers(
     tmp_path: Path, point: str
 ) -> None:
