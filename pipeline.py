@@ -791,7 +791,12 @@ def generate_data(*, persons: int, seed: int, out_dir: Path, as_of: date) -> str
 
     started = time.perf_counter()
     summary = generate(persons, seed=seed, out_dir=out_dir, as_of=as_of)
-    return f"{summary} in {time.perf_counter() - started:.1f} s → {out_dir}"
+    rows = sum(summary.row_counts.values())
+    return (
+        f"{persons:,} persons (seed {seed}, night of {as_of}): {rows:,} rows in "
+        f"{len(summary.row_counts)} extracts, ground truth in {out_dir / 'truth'} "
+        f"({time.perf_counter() - started:.1f} s)"
+    )
 
 
 def export_links(store_url: str, out_file: Path) -> int:
