@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from adapters import store as store_module
+from adapters.writeback import writeback_metadata
 
 PG_URL = os.environ.get("DALINK_TEST_DATABASE_URL")
 
@@ -18,6 +19,7 @@ PG_URL = os.environ.get("DALINK_TEST_DATABASE_URL")
 def _clean(url: str) -> None:
     engine = sa.create_engine(url)
     store_module.metadata.drop_all(engine)
+    writeback_metadata.drop_all(engine)
     engine.dispose()
 
 
