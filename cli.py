@@ -115,10 +115,13 @@ def run(
 
 
 def _progress(stage: str, event: str, detail: str) -> None:
+    """One line per stage; on a terminal the line shows the stage running, then its result."""
+    on_terminal = sys.stderr.isatty()
     if event == "start":
-        click.echo(f"  {stage:<11} …", err=True, nl=False)
+        if on_terminal:
+            click.echo(f"  {stage:<11} …", err=True, nl=False)
     else:
-        click.echo(f"\r  {stage:<11} {detail}", err=True)
+        click.echo(f"{chr(13) if on_terminal else ''}  {stage:<11} {detail}", err=True)
 
 
 @main.command()
