@@ -185,7 +185,7 @@ def _soundex(series: pd.Series) -> pd.Series:
     return pd.Series(mapped[codes], index=series.index)
 
 
-def run_splink(frame: pd.DataFrame) -> dict[str, Any]:
+def run_splink(frame: pd.DataFrame, *, spill_dir: Path) -> dict[str, Any]:
     import splink.comparison_library as cl
     from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
@@ -223,7 +223,10 @@ def run_splink(frame: pd.DataFrame) -> dict[str, Any]:
         ],
         retain_intermediate_calculation_columns=False,
     )
-    db_api = DuckDBAPI()
+    import duckdb
+
+    # DuckDB spills to ./.tmp by default: keep its spill files out of the working tree
+    db_api = DuckDBAPI(duckdb.connect(config={"temp_directory": str(spill_dir)}))
     sdf = db_api.register(df)
     linker = Linker(sdf, settings, log_level=40)
     linker.training.estimate_probability_two_random_records_match(
@@ -288,7 +291,8 @@ def _child(engine: str, data_file: Path, out_file: Path, check_digit: bool) -> N
     if engine == "dalink":
         result = run_dalink(frame, identifier_has_check_digit=check_digit)
     else:
-        result = run_splink(frame)
+        with tempfile.TemporaryDirectory(prefix="dalink_duckdb_") as spill:
+            result = run_splink(frame, spill_dir=Path(spill))
     result["peak_rss_mb"] = _peak_rss_mb()
     out_file.write_text(json.dumps(result))
 

@@ -17,7 +17,8 @@ from linkage.settings import BlockingRule
 
 @dataclass(frozen=True)
 class CandidatePairs:
-    """Record-index pairs (``left < right``) and the first rule that found each."""
+    """Record-index pairs (``left < right``, sorted) and the number of the first rule that
+    found each (int8)."""
 
     left: np.ndarray
     right: np.ndarray
@@ -39,19 +40,27 @@ def key_codes(frame: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
     return codes
 
 
+def _index_dtype(size: int) -> type[np.signedinteger]:
+    """int32 when it can hold every index: pair arrays are the engine's biggest (50M at 1M
+    persons), so halving them matters."""
+    return np.int32 if size < np.iinfo(np.int32).max else np.int64
+
+
 def pairs_within_groups(
     codes: np.ndarray, *, max_group: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All index pairs ``(i, j)``, ``i < j``, of rows sharing a code (code -1 = no group).
 
     Returns ``(left, right, skipped_sizes)``; groups larger than ``max_group`` are skipped
-    and their sizes returned so the caller can report them.
+    and their sizes returned so the caller can report them.  ``left``/``right`` are int32
+    (int64 only for more than 2**31 rows or pairs).
     """
+    dtype = _index_dtype(codes.size)
     idx = np.flatnonzero(codes >= 0)
     if idx.size < 2:
-        empty = np.empty(0, dtype=np.int64)
-        return empty, empty, empty
-    order = idx[np.argsort(codes[idx], kind="stable")]
+        empty = np.empty(0, dtype=dtype)
+        return empty, empty, np.empty(0, dtype=np.int64)
+    order = idx[np.argsort(codes[idx], kind="stable")].astype(dtype)
     sorted_codes = codes[order]
     starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
     sizes = np.diff(np.r_[starts, sorted_codes.size])
@@ -64,47 +73,72 @@ def pairs_within_groups(
     partners = np.where(keep_group[group_of], sizes[group_of] - 1 - rank, 0)
     total = int(partners.sum())
     if total == 0:
-        empty = np.empty(0, dtype=np.int64)
+        empty = np.empty(0, dtype=dtype)
         return empty, empty, skipped
-    left_pos = np.repeat(np.arange(sorted_codes.size), partners)
+    pair_dtype = _index_dtype(max(total, sorted_codes.size))
+    # pair k of sorted position i has partner i + 1 + (k - first pair of i): one arange plus
+    # one repeated shift, all in the narrow dtype
     first_out = np.cumsum(partners) - partners
-    step = np.arange(total) - np.repeat(first_out, partners) + 1
-    right_pos = left_pos + step
+    shift = (np.arange(sorted_codes.size) + 1 - first_out).astype(pair_dtype)
+    left_pos = np.repeat(np.arange(sorted_codes.size, dtype=pair_dtype), partners)
+    right_pos = np.arange(total, dtype=pair_dtype)
+    right_pos += np.repeat(shift, partners)
     a = order[left_pos]
+    del left_pos
     b = order[right_pos]
+    del right_pos
     return np.minimum(a, b), np.maximum(a, b), skipped
 
 
 def block(
     std: pd.DataFrame, rules: tuple[BlockingRule, ...], *, max_block_size: int
 ) -> CandidatePairs:
-    """Union the candidate pairs of every rule; the report has one row per rule."""
+    """Union the candidate pairs of every rule; the report has one row per rule.
+
+    Pairs come out sorted by ``(left, right)``; indices are int32 and the rule number int8,
+    so 50M candidate pairs take under 0.5 GB."""
     n = len(std)
-    pair_codes: list[np.ndarray] = []
-    rule_ids: list[np.ndarray] = []
+    width = np.int64(max(n, 1))
+    n_rules = np.int64(max(len(rules), 1))
+    tagged: list[np.ndarray] = []
     rows = []
     for number, rule in enumerate(rules):
         codes = key_codes(std, rule.columns)
         left, right, skipped = pairs_within_groups(codes, max_group=max_block_size)
-        pair_codes.append(left * n + right)
-        rule_ids.append(np.full(left.size, number, dtype=np.int16))
+        # one int64 per pair: the pair code with the rule number in its lowest "digit", so
+        # an in-place sort puts each pair's earliest rule first (no argsort, no copies)
+        pair_code = left.astype(np.int64)
+        del left
+        pair_code *= width
+        pair_code += right
+        del right
+        pair_code *= n_rules
+        pair_code += number
+        tagged.append(pair_code)
         rows.append(
             {
                 "rule": rule.name,
-                "candidate_pairs": int(left.size),
+                "candidate_pairs": int(pair_code.size),
                 "keys_skipped": int(skipped.size),
                 "records_in_skipped_keys": int(skipped.sum()),
             }
         )
-    all_codes = np.concatenate(pair_codes) if pair_codes else np.empty(0, np.int64)
-    all_rules = np.concatenate(rule_ids) if rule_ids else np.empty(0, np.int16)
-    unique_codes, first = np.unique(all_codes, return_index=True)
-    first_rule = all_rules[first]
+    all_tagged = np.concatenate(tagged) if tagged else np.empty(0, np.int64)
+    tagged.clear()
+    all_tagged.sort()
+    rule_of = (all_tagged % n_rules).astype(np.int8)
+    all_tagged //= n_rules  # in place: now the pair codes, sorted
+    first = np.ones(all_tagged.size, dtype=bool)
+    np.not_equal(all_tagged[1:], all_tagged[:-1], out=first[1:])
+    unique_codes = all_tagged[first]
+    first_rule = rule_of[first]
+    del all_tagged, rule_of, first
     report = pd.DataFrame(rows)
     report["new_pairs"] = np.bincount(first_rule, minlength=len(rules)).astype(np.int64)
+    dtype = _index_dtype(n)
     return CandidatePairs(
-        left=(unique_codes // max(n, 1)).astype(np.int64),
-        right=(unique_codes % max(n, 1)).astype(np.int64),
+        left=(unique_codes // width).astype(dtype),
+        right=(unique_codes % width).astype(dtype),
         rule=first_rule,
         report=report,
     )
@@ -126,7 +160,7 @@ def pair_completeness(
     n = len(std)
     truth_codes = pd.factorize(person_id.reset_index(drop=True), use_na_sentinel=True)[0]
     t_left, t_right, _ = pairs_within_groups(truth_codes.astype(np.int64))
-    true_codes = np.sort(t_left * n + t_right)
+    true_codes = np.sort(t_left.astype(np.int64) * n + t_right)
     found_per_rule = []
     for rule in rules:
         codes = key_codes(std, rule.columns)
@@ -134,7 +168,7 @@ def pair_completeness(
         in_block = (codes[t_left] >= 0) & (sizes[np.maximum(codes[t_left], 0)] <= max_block_size)
         same = (codes[t_left] == codes[t_right]) & in_block
         found_per_rule.append(int(same.sum()))
-    cand_codes = candidates.left * n + candidates.right
+    cand_codes = candidates.left.astype(np.int64) * n + candidates.right
     union_found = int(np.isin(true_codes, cand_codes).sum())
     report = candidates.report.copy()
     report["true_pairs_found"] = found_per_rule

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import JaroWinkler
+from rapidfuzz.distance import OSA, JaroWinkler
 
-from linkage.standardise import name_equivalents
+from linkage.standardise import is_known_name, name_equivalents, name_variants
 
 Levels = np.ndarray  # int8 gamma per pair, -1 = null
 
@@ -36,6 +36,7 @@ class Prepared:
     std: pd.DataFrame
     _coded: dict[str, Coded] = field(default_factory=dict)
     _ints: dict[str, np.ndarray] = field(default_factory=dict)
+    _variants: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.std)
@@ -43,14 +44,44 @@ class Prepared:
     def coded(self, column: str) -> Coded:
         if column not in self._coded:
             codes, uniques = pd.factorize(self.std[column], use_na_sentinel=True)
-            self._coded[column] = Coded(codes.astype(np.int64), np.asarray(uniques, dtype=object))
+            # int32: every comparison gathers these per pair, half the bytes of int64
+            self._coded[column] = Coded(codes.astype(np.int32), np.asarray(uniques, dtype=object))
         return self._coded[column]
 
     def ints(self, column: str) -> np.ndarray:
         """An integer column with 0 for missing (years, months, days)."""
         if column not in self._ints:
-            self._ints[column] = self.std[column].fillna(0).to_numpy(dtype=np.int64)
+            self._ints[column] = self.std[column].fillna(0).to_numpy(dtype=np.int32)
         return self._ints[column]
+
+    def variants(self, column: str) -> tuple[np.ndarray, np.ndarray]:
+        """For each distinct value of ``column`` (by code), its name variants other than
+        itself (``name_variants``): ``(owner code, variant string)``, by owner code."""
+        if column not in self._variants:
+            names = pd.Series(self.coded(column).uniques, dtype=object)
+            exploded = names.map(lambda v: sorted(name_variants(str(v)) - {str(v)})).explode()
+            exploded = exploded.dropna()
+            owner = exploded.index.to_numpy(dtype=np.int64)
+            text = exploded.to_numpy(dtype=object)
+            self._variants[column] = (owner, text)
+        return self._variants[column]
+
+    def unknown_names(self, column: str) -> np.ndarray:
+        """Per distinct value of ``column`` (by code): not a name the nickname lists know."""
+        key = f"_unknown_{column}"
+        if key not in self._ints:
+            names = self.coded(column).uniques
+            self._ints[key] = np.array([not is_known_name(str(v)) for v in names], dtype=bool)
+        return self._ints[key]
+
+    def days(self) -> np.ndarray:
+        """Date of birth as days since 1970 (int32; 0 when missing, which the null level
+        masks anyway)."""
+        if "_days" not in self._ints:
+            dob = self.std["date_of_birth"].to_numpy(dtype="datetime64[D]")
+            days = np.where(np.isnat(dob), 0, dob.astype(np.int64))
+            self._ints["_days"] = days.astype(np.int32)
+        return self._ints["_days"]
 
     def family_parts(self) -> tuple[np.ndarray, np.ndarray]:
         """First and last parts of family names coded over one vocabulary."""
@@ -86,8 +117,8 @@ def _unique_value_pairs(
     coded: Coded, left: np.ndarray, right: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Distinct (left value, right value) code pairs, both present, and each pair's slot."""
-    a = coded.codes[left]
-    b = coded.codes[right]
+    a = coded.codes[left].astype(np.int64)
+    b = coded.codes[right].astype(np.int64)
     ok = (a >= 0) & (b >= 0)
     width = np.int64(len(coded.uniques) + 1)
     slot, combined = pd.factorize(np.where(ok, a * width + b, -1))
@@ -147,6 +178,48 @@ def _nickname_equivalent(coded: Coded, left: np.ndarray, right: np.ndarray) -> n
     return result[slot]
 
 
+def _typo_of_variant(p: Prepared, column: str, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """True where one name is one typo (an edit or a swap of neighbours) from a variant
+    (nickname or canonical form) of the other: ``wiyl`` for William, via ``will``.
+
+    The typo'd side must be a name the nickname lists do not know: ``jon`` for John or
+    ``mark`` for Martin are other names, not slips.  Only variants of four letters or more
+    count (one typo from ``al`` or ``ed`` is half the names in the book), and only those
+    with the same first letter are scored: typos seldom hit the first letter, and it keeps
+    the string comparisons few."""
+    coded = p.coded(column)
+    ua, ub, slot = _unique_value_pairs(coded, left, right)
+    result = np.zeros(ua.size, dtype=bool)
+    owner, text = p.variants(column)
+    if owner.size == 0 or not (ua >= 0).any():
+        return result[slot]
+    names = coded.uniques
+    initial = np.array([str(v)[:1] for v in names], dtype=object)
+    unknown = p.unknown_names(column)
+    variant_initial = np.array([str(t)[:1] for t in text], dtype=object)
+    long_enough = np.array([len(str(t)) >= 4 for t in text], dtype=bool)
+    for this, other in ((ua, ub), (ub, ua)):
+        valid = np.flatnonzero(this >= 0)
+        valid = valid[unknown[this[valid]]]
+        # expand each distinct pair by the variants of its ``other`` name
+        starts = np.searchsorted(owner, other[valid], side="left")
+        counts = np.searchsorted(owner, other[valid], side="right") - starts
+        pair_pos = np.repeat(valid, counts)
+        rows = np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(counts.sum())
+        same_initial = (variant_initial[rows] == initial[this[pair_pos]]) & long_enough[rows]
+        pair_pos, rows = pair_pos[same_initial], rows[same_initial]
+        if pair_pos.size == 0:
+            continue
+        scores = process.cpdist(
+            names[this[pair_pos]].tolist(),
+            text[rows].tolist(),
+            scorer=OSA.distance,
+            workers=-1,
+        )
+        result[pair_pos[scores <= 1]] = True
+    return result[slot]
+
+
 def _gamma(conditions: list[np.ndarray], null: np.ndarray) -> Levels:
     """Splink order: the first true condition wins; strongest gets the highest gamma."""
     top = len(conditions)
@@ -162,8 +235,18 @@ def compare_given_name(p: Prepared, left: np.ndarray, right: np.ndarray) -> Leve
     g, f = p.joint_names()
     swapped = (g[left] >= 0) & (g[left] == f[right]) & (f[left] == g[right])
     nickname = _nickname_equivalent(p.coded("given_first"), left, right)
+    exact = _equal(given, left, right)
+    # only the pairs no stronger level claims, with a name the lists do not know on one
+    # side, need the (costlier) nickname-typo search
+    first = p.coded("given_first").codes
+    first_l, first_r = first[left], first[right]
+    unknown = p.unknown_names("given_first")
+    weaker = ~(exact | nickname | swapped | (jw >= 0.85)) & (first_l >= 0) & (first_r >= 0)
+    weaker[weaker] = unknown[first_l[weaker]] | unknown[first_r[weaker]]
+    nickname_typo = np.zeros(left.size, dtype=bool)
+    nickname_typo[weaker] = _typo_of_variant(p, "given_first", left[weaker], right[weaker])
     return _gamma(
-        [_equal(given, left, right), nickname, jw >= 0.92, swapped, jw >= 0.85],
+        [exact, nickname, jw >= 0.92, swapped, jw >= 0.85, nickname_typo, jw >= 0.7],
         ~_present(given, left, right),
     )
 
@@ -195,9 +278,10 @@ def compare_date_of_birth(p: Prepared, left: np.ndarray, right: np.ndarray) -> L
     null = (yl == 0) | (yr == 0)
     same_y, same_m, same_d = yl == yr, ml == mr, dl == dr
     exact = same_y & same_m & same_d
-    transposed = same_y & (dl == mr) & (ml == dr) & (dl != ml)
+    # a transposed day and month often comes with a mistyped year: one clerical slip each
+    transposed = (np.abs(yl - yr) <= 1) & (dl == mr) & (ml == dr) & (dl != ml)
     two_of_three = (same_y.astype(np.int8) + same_m + same_d) >= 2
-    days = p.std["date_of_birth"].to_numpy(dtype="datetime64[D]").astype(np.int64)
+    days = p.days()
     within_year = np.abs(days[left] - days[right]) <= 365
     return _gamma([exact, transposed, two_of_three, within_year], null)
 
@@ -214,7 +298,11 @@ def compare_nhs_number(p: Prepared, left: np.ndarray, right: np.ndarray) -> Leve
 
 def compare_address(p: Prepared, left: np.ndarray, right: np.ndarray) -> Levels:
     """One comparison for all address evidence: postcode and first line are correlated, so
-    counting them separately would count "same address" twice (LINKAGE-NOTES)."""
+    counting them separately would count "same address" twice (LINKAGE-NOTES).
+
+    The same first line means more when one side has no postcode (police nominals often
+    lack one: probably the same address) than when the postcodes differ (the same house
+    number and street name in another town), so the two are separate levels."""
     postcode, line = p.coded("postcode"), p.coded("address_line")
     has_l = (postcode.codes[left] >= 0) | (line.codes[left] >= 0)
     has_r = (postcode.codes[right] >= 0) | (line.codes[right] >= 0)
@@ -227,6 +315,7 @@ def compare_address(p: Prepared, left: np.ndarray, right: np.ndarray) -> Levels:
         [
             same_postcode & line_similar,
             same_postcode,
+            line_similar & ~_present(postcode, left, right),
             line_similar,
             _equal(p.coded("postcode_sector"), left, right),
             _equal(p.coded("postcode_district"), left, right),
@@ -271,6 +360,8 @@ COMPARISONS: dict[str, Comparison] = {
                 "jaro-winkler >= 0.92",
                 "swapped with family name",
                 "jaro-winkler >= 0.85",
+                "a nickname of it, with a typo",
+                "jaro-winkler >= 0.7",
                 "else",
             ),
             compare_given_name,
@@ -293,7 +384,7 @@ COMPARISONS: dict[str, Comparison] = {
             "date_of_birth",
             (
                 "exact",
-                "day and month transposed",
+                "day and month transposed, year within one",
                 "two of year, month, day agree",
                 "within a year",
                 "else",
@@ -306,7 +397,8 @@ COMPARISONS: dict[str, Comparison] = {
             (
                 "same postcode and first line",
                 "same postcode",
-                "same first line",
+                "same first line, a postcode missing",
+                "same first line, different postcodes",
                 "same postcode sector",
                 "same postcode district",
                 "else",

@@ -13,16 +13,31 @@ import numpy as np
 import pandas as pd
 
 from adapters.errors import ConfigError, NotFoundError
-from linkage.blocking import block, key_codes
-from linkage.cluster import guarded_clusters
+from linkage.blocking import CandidatePairs, block, key_codes
+from linkage.cluster import components, guarded_clusters
 from linkage.comparisons import COMPARISONS, Prepared, compare, gamma_for, gammas_for, level_table
-from linkage.model import ModelParameters, TrainingSession, term_frequencies, train, weigh
+from linkage.model import (
+    ModelParameters,
+    PatternSpace,
+    TrainingSession,
+    term_frequencies,
+    train,
+    weigh,
+)
 from linkage.settings import COLUMN_COMPARISON, LinkageSettings
 from linkage.standardise import standardise
 
 log = logging.getLogger(__name__)
 
 DECISIONS = ("accepted", "rejected")
+# Per-pair labels are int8 codes until the small output frame is built (an object column
+# costs 8 bytes a pair plus the strings); index = code, None = no value.
+BANDS = ("non", "review", "auto")
+BAND_CODE = {label: code for code, label in enumerate(BANDS)}
+DECISION_LABELS = (None, *DECISIONS)
+DECISION_CODE = {label: code for code, label in enumerate(DECISION_LABELS) if label}
+GUARDS = (None, "contradiction", "twins", "nhs_conflict")
+GUARD_CODE = {label: code for code, label in enumerate(GUARDS) if label}
 #: weight given to a reviewer-accepted link when guards force a choice: it is kept first
 ACCEPTED_WEIGHT = 1e9
 
@@ -63,10 +78,10 @@ class _Timer:
 def _decision_pairs(
     decisions: pd.DataFrame | None, index_of: pd.Series
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Decided pairs as record indices (left < right) and their decision strings."""
+    """Decided pairs as record indices (left < right) and their decision codes."""
     if decisions is None or len(decisions) == 0:
         empty = np.empty(0, dtype=np.int64)
-        return empty, empty, np.empty(0, dtype=object)
+        return empty, empty, np.empty(0, dtype=np.int8)
     missing = {"record_key_l", "record_key_r", "decision"} - set(decisions.columns)
     if missing:
         raise ConfigError(
@@ -86,20 +101,20 @@ def _decision_pairs(
         {
             "l": np.minimum(a_idx, b_idx),
             "r": np.maximum(a_idx, b_idx),
-            "decision": decisions.loc[known, "decision"].astype(str).to_numpy(),
+            "decision": decisions.loc[known, "decision"].map(DECISION_CODE).fillna(0),
         }
     ).drop_duplicates(["l", "r"], keep="last")
     return (
         frame["l"].to_numpy(dtype=np.int64),
         frame["r"].to_numpy(dtype=np.int64),
-        frame["decision"].to_numpy(dtype=object),
+        frame["decision"].to_numpy(dtype=np.int8),
     )
 
 
 def _guards(gammas: dict[str, np.ndarray], settings: LinkageSettings) -> np.ndarray:
-    """Guard reason per pair (None = no guard): pairs that must never share a cluster."""
+    """Guard code per pair (see ``GUARDS``; 0 = none): pairs that must never share a cluster."""
     n = len(next(iter(gammas.values())))
-    reason = np.full(n, None, dtype=object)
+    reason = np.zeros(n, dtype=np.int8)
     nhs = gammas.get("nhs_number")
     nhs_agree = (
         nhs == gamma_for("nhs_number", "agree") if nhs is not None else np.zeros(n, dtype=bool)
@@ -112,15 +127,22 @@ def _guards(gammas: dict[str, np.ndarray], settings: LinkageSettings) -> np.ndar
     sex = gammas.get("sex")
     if settings.guard_contradictions and given is not None and dob is not None:
         contradiction = (
-            (given == gamma_for("given_name", "else"))
+            np.isin(given, gammas_for("given_name", "else", "jaro-winkler >= 0.7"))
             & (dob == gamma_for("date_of_birth", "else"))
             & ~nhs_agree
         )
-        reason[contradiction] = "contradiction"
+        reason[contradiction] = GUARD_CODE["contradiction"]
     if settings.guard_twins and given is not None and family is not None and dob is not None:
-        different_given = given == gamma_for("given_name", "else")
+        # a name only loosely alike is as different as twins' names are (Jack, Jake)
+        different_given = np.isin(given, gammas_for("given_name", "else", "jaro-winkler >= 0.7"))
         close_given = np.isin(
-            given, gammas_for("given_name", "jaro-winkler >= 0.92", "jaro-winkler >= 0.85")
+            given,
+            gammas_for(
+                "given_name",
+                "jaro-winkler >= 0.92",
+                "jaro-winkler >= 0.85",
+                "a nickname of it, with a typo",
+            ),
         )
         sex_differs = (sex == gamma_for("sex", "disagree")) if sex is not None else False
         same_family = np.isin(
@@ -133,18 +155,56 @@ def _guards(gammas: dict[str, np.ndarray], settings: LinkageSettings) -> np.ndar
             & (different_given | (close_given & sex_differs))
             & ~nhs_agree
         )
-        reason[twins] = "twins"
+        reason[twins] = GUARD_CODE["twins"]
     if nhs is not None and settings.guard_nhs_conflict:
-        reason[nhs == gamma_for("nhs_number", "disagree")] = "nhs_conflict"
+        reason[nhs == gamma_for("nhs_number", "disagree")] = GUARD_CODE["nhs_conflict"]
     return reason
 
 
-def _satisfies(
-    std: pd.DataFrame, columns: tuple[str, ...], left: np.ndarray, right: np.ndarray
+def _chunks(total: int, size: int) -> Iterator[slice]:
+    for start in range(0, total, size):
+        yield slice(start, min(start + size, total))
+
+
+def _pairs_to_score(
+    candidates: CandidatePairs, d_left: np.ndarray, d_right: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate pairs plus decided pairs the rules did not find (rule -1), sorted by
+    ``(left, right)`` so that pair order is record-key order."""
+    if d_left.size == 0:
+        return candidates.left, candidates.right, candidates.rule
+    width = np.int64(max(n, 1))
+    codes = candidates.left.astype(np.int64) * width + candidates.right
+    decided = np.unique(d_left * width + d_right)
+    extra = decided[~np.isin(decided, codes)]
+    if extra.size == 0:
+        return candidates.left, candidates.right, candidates.rule
+    all_codes = np.concatenate([codes, extra])
+    order = np.argsort(all_codes, kind="stable")
+    dtype = candidates.left.dtype
+    rule = np.concatenate([candidates.rule, np.full(extra.size, -1, dtype=np.int8)])
+    return (
+        (all_codes[order] // width).astype(dtype),
+        (all_codes[order] % width).astype(dtype),
+        rule[order],
+    )
+
+
+def _band(
+    probability: np.ndarray, gammas: dict[str, np.ndarray], settings: LinkageSettings
 ) -> np.ndarray:
-    """Which pairs agree on every one of ``columns`` (none missing)."""
-    codes = key_codes(std, columns)
-    return (codes[left] >= 0) & (codes[left] == codes[right])
+    """Band code per pair (see ``BANDS``)."""
+    band = np.where(
+        probability >= settings.auto_threshold,
+        BAND_CODE["auto"],
+        np.where(probability >= settings.review_threshold, BAND_CODE["review"], BAND_CODE["non"]),
+    ).astype(np.int8)
+    if settings.deterministic_nhs_dob and {"nhs_number", "date_of_birth"} <= set(gammas):
+        deterministic = (gammas["nhs_number"] == gamma_for("nhs_number", "agree")) & (
+            gammas["date_of_birth"] == gamma_for("date_of_birth", "exact")
+        )
+        band[deterministic] = BAND_CODE["auto"]
+    return band
 
 
 def link_records(
@@ -153,7 +213,13 @@ def link_records(
     settings: LinkageSettings | None = None,
     decisions: pd.DataFrame | None = None,
 ) -> LinkageResult:
-    """Link contract-B person records into persons (contract C)."""
+    """Link contract-B person records into persons (contract C).
+
+    Candidate pairs are compared and scored ``settings.chunk_pairs`` at a time, so memory
+    stays bounded: per pair the run keeps only its record indices (int32), rule (int8),
+    gammas (int8) and guard (int8); full detail (weights, bands, keys) is built only for the
+    pairs worth keeping (auto, review, decided), and EM runs on agreement-pattern counts.
+    """
     settings = settings or LinkageSettings()
     if not isinstance(settings, LinkageSettings):
         raise ConfigError("settings must be a linkage.LinkageSettings")
@@ -168,40 +234,52 @@ def link_records(
         index_of = pd.Series(np.arange(len(std)), index=std["record_key"])
 
     with timer.step("block"):
-        candidates = block(std, settings.blocking_rules, max_block_size=settings.max_block_size)
-        d_left, d_right, d_decision = _decision_pairs(decisions, index_of)
         n = len(std)
-        codes = candidates.left * max(n, 1) + candidates.right
-        # decided pairs the rules did not find are scored too (codes are sorted: search)
-        decided = np.unique(d_left * max(n, 1) + d_right)
-        at = np.minimum(np.searchsorted(codes, decided), max(codes.size - 1, 0))
-        extra_codes = (
-            decided[(codes.size == 0) | (codes[at] != decided)] if decided.size else decided
-        )
-        left = np.concatenate([candidates.left, extra_codes // max(n, 1)])
-        right = np.concatenate([candidates.right, extra_codes % max(n, 1)])
+        candidates = block(std, settings.blocking_rules, max_block_size=settings.max_block_size)
+        d_left, d_right, d_code = _decision_pairs(decisions, index_of)
+        left, right, rule = _pairs_to_score(candidates, d_left, d_right, n)
+        width = np.int64(max(n, 1))
+        pair_codes = left.astype(np.int64) * width + right
+        d_order = np.argsort(d_left * width + d_right)
+        d_pos = np.searchsorted(pair_codes, (d_left * width + d_right)[d_order])
+        d_code = d_code[d_order]
+        del pair_codes
         rule_names = np.array(
             [r.name for r in settings.blocking_rules] + ["decision"], dtype=object
         )
-        rule = np.concatenate([candidates.rule, np.full(extra_codes.size, -1, dtype=np.int16)])
 
     with timer.step("compare"):
-        gammas = compare(prepared, left, right, names)
+        space = PatternSpace(names)
+        gammas = {name: np.empty(left.size, dtype=np.int8) for name in names}
+        training = [r for r in settings.blocking_rules if r.name in settings.training_rules]
+        rule_codes = [key_codes(std, r.columns) for r in training]
+        candidate_counts = np.zeros(space.size)
+        session_counts = [np.zeros(space.size) for _ in training]
+        for part in _chunks(left.size, settings.chunk_pairs):
+            part_left, part_right = left[part], right[part]
+            chunk = compare(prepared, part_left, part_right, names)
+            for name in names:
+                gammas[name][part] = chunk[name]
+            pattern = space.encode(chunk)
+            candidate_counts += space.count(pattern)
+            # EM's training sessions: the pairs each training rule selects, as pattern counts
+            for codes, counts in zip(rule_codes, session_counts, strict=True):
+                a = codes[part_left]
+                counts += space.count(pattern[(a >= 0) & (a == codes[part_right])])
 
     with timer.step("train"):
         sessions = tuple(
             TrainingSession(
                 name=r.name,
-                mask=_satisfies(std, r.columns, left, right),
+                counts=counts,
                 excluded=frozenset(COLUMN_COMPARISON[c] for c in r.columns),
             )
-            for r in settings.blocking_rules
-            if r.name in settings.training_rules
+            for r, counts in zip(training, session_counts, strict=True)
         )
         model = train(
             prepared,
-            gammas,
-            names,
+            space,
+            candidate_counts,
             sessions,
             u_sample_pairs=settings.u_sample_pairs,
             seed=settings.seed,
@@ -211,94 +289,106 @@ def link_records(
         )
 
     with timer.step("score"):
-        tf = {
-            name: term_frequencies(prepared, COMPARISONS[name].tf_column or "")[left]
+        tf_records = {
+            name: term_frequencies(prepared, COMPARISONS[name].tf_column or "")
             for name in settings.tf_adjusted
         }
-        bfs, weight, probability = weigh(gammas, model, tf=tf)
-        band = np.where(
-            probability >= settings.auto_threshold,
-            "auto",
-            np.where(probability >= settings.review_threshold, "review", "non"),
-        ).astype(object)
-        if settings.deterministic_nhs_dob and {"nhs_number", "date_of_birth"} <= set(names):
-            deterministic = (gammas["nhs_number"] == gamma_for("nhs_number", "agree")) & (
-                gammas["date_of_birth"] == gamma_for("date_of_birth", "exact")
-            )
-            band[deterministic] = "auto"
-        pair_codes = left * max(n, 1) + right
-        decision = np.full(left.size, None, dtype=object)
-        if d_left.size:
-            pos = pd.Series(np.arange(left.size), index=pair_codes)
-            at = pos.reindex(d_left * max(n, 1) + d_right).to_numpy()
-            decision[at.astype(np.int64)] = d_decision
-        guard = _guards(gammas, settings)
+        guard_all = np.empty(left.size, dtype=np.int8)
+        kept_parts = [d_pos.astype(np.int64)]
+        for part in _chunks(left.size, settings.chunk_pairs):
+            chunk = {name: gammas[name][part] for name in names}
+            tf = {name: values[left[part]] for name, values in tf_records.items()}
+            _, _, probability = weigh(chunk, model, tf=tf)
+            band = _band(probability, chunk, settings)
+            kept_parts.append(np.flatnonzero(band != BAND_CODE["non"]) + part.start)
+            guard_all[part] = _guards(chunk, settings)
+        # the kept pairs: auto and review bands, and every decided pair, in pair order
+        kept = np.unique(np.concatenate(kept_parts))
+        kept_parts.clear()
+        k_left, k_right = left[kept].astype(np.int64), right[kept].astype(np.int64)
+        k_gammas = {name: gammas[name][kept] for name in names}
+        bfs, weight, probability = weigh(
+            k_gammas, model, tf={k: v[k_left] for k, v in tf_records.items()}
+        )
+        band = _band(probability, k_gammas, settings)
+        decision = np.zeros(kept.size, dtype=np.int8)
+        decision[np.searchsorted(kept, d_pos)] = d_code
+        accepted = decision == DECISION_CODE["accepted"]
+        rejected = decision == DECISION_CODE["rejected"]
         # a reviewer who accepted a pair has seen the twin-like or contradicting evidence and
         # overrules that heuristic; two different NHS numbers stay a hard stop
-        guard[(decision == "accepted") & (guard != "nhs_conflict")] = None
+        overruled = accepted & (guard_all[kept] != GUARD_CODE["nhs_conflict"])
+        guard_all[kept[overruled]] = 0
+        guard = guard_all[kept]
 
     with timer.step("cluster"):
         nhs_codes = prepared.coded("nhs_number").codes
         if not settings.guard_nhs_conflict:
             nhs_codes = np.full(n, -1, dtype=np.int64)
-        unguarded = pd.isna(guard)
-        rejected = decision == "rejected"
-        accepted = decision == "accepted"
-        confirmed = unguarded & ~rejected & ((band == "auto") | accepted)
-        pending = unguarded & ~rejected & ~accepted & (band == "review")
-        cannot = ~unguarded | rejected
+        unguarded = guard == 0
+        confirmed = unguarded & ~rejected & ((band == BAND_CODE["auto"]) | accepted)
+        pending = unguarded & ~rejected & ~accepted & (band == BAND_CODE["review"])
+        # a guarded pair can only matter when both its records can end up in one cluster,
+        # i.e. in one component of every possible link: drop the rest (most guarded pairs
+        # are different people in one postcode, tens of millions at scale) before clustering
+        possible = components(n, k_left[confirmed | pending], k_right[confirmed | pending])
+        cannot_parts = [kept[rejected]]
+        for part in _chunks(left.size, settings.chunk_pairs):
+            at = np.flatnonzero(guard_all[part]) + part.start
+            cannot_parts.append(at[possible[left[at]] == possible[right[at]]])
+        cannot = np.unique(np.concatenate(cannot_parts))
+        cannot_parts.clear()
+        cannot_rejected = np.zeros(cannot.size, dtype=bool)
+        cannot_rejected[np.searchsorted(cannot, kept[rejected])] = True
         # twin-like and contradicting pairs are heuristics (soft); a rejection is not
-        hard = rejected | (guard == "nhs_conflict")
+        hard = cannot_rejected | (guard_all[cannot] == GUARD_CODE["nhs_conflict"])
+        c_left, c_right = left[cannot].astype(np.int64), right[cannot].astype(np.int64)
         link_weight = np.where(accepted, ACCEPTED_WEIGHT, weight)
 
         def cluster(mask: np.ndarray) -> np.ndarray:
             return guarded_clusters(
                 n,
-                left[mask],
-                right[mask],
+                k_left[mask],
+                k_right[mask],
                 link_weight[mask],
                 nhs_codes=nhs_codes,
-                cannot_left=left[cannot],
-                cannot_right=right[cannot],
-                cannot_hard=hard[cannot],
+                cannot_left=c_left,
+                cannot_right=c_right,
+                cannot_hard=hard,
             )
 
         confirmed_labels = cluster(confirmed)
         provisional_labels = cluster(confirmed | pending)
 
     with timer.step("output"):
-        keep = (band != "non") | pd.notna(decision)
         pairs = pd.DataFrame(
             {
-                "record_key_l": pd.array(keys[left[keep]], dtype="string"),
-                "record_key_r": pd.array(keys[right[keep]], dtype="string"),
-                "match_weight": weight[keep],
-                "match_probability": probability[keep],
-                "band": pd.array(band[keep], dtype="string"),
-                "decision": pd.array(decision[keep], dtype="string"),
-                "guard": pd.array(guard[keep], dtype="string"),
-                "blocking_rule": pd.array(rule_names[rule[keep]], dtype="string"),
+                "record_key_l": pd.array(keys[k_left], dtype="string"),
+                "record_key_r": pd.array(keys[k_right], dtype="string"),
+                "match_weight": weight,
+                "match_probability": probability,
+                "band": pd.array(np.array(BANDS, dtype=object)[band], dtype="string"),
+                "decision": pd.array(
+                    np.array(DECISION_LABELS, dtype=object)[decision], dtype="string"
+                ),
+                "guard": pd.array(np.array(GUARDS, dtype=object)[guard], dtype="string"),
+                "blocking_rule": pd.array(rule_names[rule[kept]], dtype="string"),
             }
         )
         for name in names:
-            pairs[f"gamma_{name}"] = gammas[name][keep]
+            pairs[f"gamma_{name}"] = k_gammas[name]
         for name in names:
-            pairs[f"bf_{name}"] = bfs[name][keep]
-        pairs = pairs.sort_values(["record_key_l", "record_key_r"], ignore_index=True)
+            pairs[f"bf_{name}"] = bfs[name]
+        # pairs are in (left, right) index order, and records are sorted by key: the frame
+        # is already sorted by (record_key_l, record_key_r)
         clusters = pd.DataFrame(
             {"record_key": pd.array(keys, dtype="string"), "cluster_id": confirmed_labels}
         )
         provisional = pd.DataFrame(
             {"record_key": pd.array(keys, dtype="string"), "cluster_id": provisional_labels}
         )
-        in_review = pending & (confirmed_labels[left] != confirmed_labels[right])
-        review_keys = pd.DataFrame(
-            {
-                "record_key_l": pd.array(keys[left[in_review]], dtype="string"),
-                "record_key_r": pd.array(keys[right[in_review]], dtype="string"),
-            }
-        )
-        review = pairs.merge(review_keys, on=["record_key_l", "record_key_r"], how="inner")
+        in_review = pending & (confirmed_labels[k_left] != confirmed_labels[k_right])
+        review = pairs[in_review].reset_index(drop=True)
 
     return LinkageResult(
         pairs=pairs,

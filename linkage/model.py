@@ -104,21 +104,66 @@ def estimate_u(
     return u, int(left.size)
 
 
+@dataclass(frozen=True)
+class PatternSpace:
+    """Every gamma vector of ``names`` as one small integer (mixed radix, null = 0).
+
+    Six comparisons have about 25,000 possible patterns, so the candidate pairs of a whole
+    run reduce to a dense count per pattern: EM over those counts is exact and tiny, and
+    the per-pair gammas can be counted chunk by chunk."""
+
+    names: tuple[str, ...]
+
+    @property
+    def bases(self) -> tuple[int, ...]:
+        return tuple(COMPARISONS[name].n_levels + 1 for name in self.names)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.bases, dtype=np.int64))
+
+    def encode(self, gammas: dict[str, np.ndarray]) -> np.ndarray:
+        """Pattern code per pair (int32)."""
+        code = np.zeros(len(gammas[self.names[0]]), dtype=np.int32)
+        for name, base in zip(self.names, self.bases, strict=True):
+            code *= base
+            code += gammas[name]
+            code += 1
+        return code
+
+    def count(self, codes: np.ndarray) -> np.ndarray:
+        """How many of the pattern ``codes`` fall in each pattern (dense float64)."""
+        return np.bincount(codes, minlength=self.size).astype(np.float64)
+
+    def decode(self, codes: np.ndarray) -> np.ndarray:
+        """Gamma vectors (rows; columns in ``names`` order) of pattern codes."""
+        patterns = np.empty((codes.size, len(self.names)), dtype=np.int64)
+        rest = codes.astype(np.int64)
+        for column in range(len(self.names) - 1, -1, -1):
+            base = self.bases[column]
+            patterns[:, column] = rest % base - 1
+            rest = rest // base
+        return patterns
+
+    def observed(
+        self, counts: np.ndarray, columns: tuple[str, ...]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct patterns with a count, restricted to ``columns`` (the counts of
+        patterns that differ only outside them summed): ``(patterns, counts)``."""
+        seen = np.flatnonzero(counts)
+        full = self.decode(seen)
+        keep = [self.names.index(name) for name in columns]
+        rows, inverse = np.unique(full[:, keep], axis=0, return_inverse=True)
+        summed = np.bincount(inverse.ravel(), weights=counts[seen], minlength=rows.shape[0])
+        return rows, summed
+
+
 def agreement_patterns(
     gammas: dict[str, np.ndarray], names: tuple[str, ...]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Distinct gamma vectors (rows, columns in ``names`` order) and how often each occurs."""
-    code = np.zeros(len(gammas[names[0]]), dtype=np.int64)
-    for name in names:
-        code = code * (COMPARISONS[name].n_levels + 1) + (gammas[name].astype(np.int64) + 1)
-    unique_codes, counts = np.unique(code, return_counts=True)
-    patterns = np.empty((unique_codes.size, len(names)), dtype=np.int64)
-    rest = unique_codes.copy()
-    for column in range(len(names) - 1, -1, -1):
-        base = COMPARISONS[names[column]].n_levels + 1
-        patterns[:, column] = rest % base - 1
-        rest //= base
-    return patterns, counts.astype(float)
+    space = PatternSpace(names)
+    return space.observed(space.count(space.encode(gammas)), names)
 
 
 def _initial_m(n_levels: int) -> np.ndarray:
@@ -139,12 +184,13 @@ def _log_likelihood(
 
 @dataclass(frozen=True)
 class TrainingSession:
-    """EM over the candidate pairs one blocking rule selects (``mask``), Splink style: the
-    comparisons the rule agrees on by construction are left out (``excluded``), since among
-    those pairs their agreement says nothing about matching."""
+    """EM over the candidate pairs one blocking rule selects, Splink style: the comparisons
+    the rule agrees on by construction are left out (``excluded``), since among those pairs
+    their agreement says nothing about matching.  ``counts``: those pairs' pattern counts
+    (see ``PatternSpace``)."""
 
     name: str
-    mask: np.ndarray
+    counts: np.ndarray
     excluded: frozenset[str]
 
 
@@ -221,23 +267,26 @@ def weigh(
     total = np.full(len(gammas[params.names[0]]), params.prior_weight)
     for name in params.names:
         g = gammas[name]
-        weights = params.level_weights(name)
-        bf = np.where(g >= 0, weights[np.maximum(g, 0)], 0.0)
+        # one lookup per pair: slot 0 is the null level (weight 0), slot gamma + 1 the rest
+        table = np.concatenate([[0.0], params.level_weights(name)])
+        bf = table[g.astype(np.intp) + 1]
         if name in tf:
-            exact = g == COMPARISONS[name].exact_gamma
-            pair_tf = np.maximum(tf[name], params.u[name][COMPARISONS[name].exact_gamma] / 100)
+            exact = np.flatnonzero(g == COMPARISONS[name].exact_gamma)
+            floor = params.u[name][COMPARISONS[name].exact_gamma] / 100
+            pair_tf = np.maximum(tf[name][exact], floor)
             m_exact = params.m[name][COMPARISONS[name].exact_gamma]
-            bf = np.where(exact & ~np.isnan(pair_tf), np.log2(m_exact / pair_tf), bf)
+            known = ~np.isnan(pair_tf)
+            bf[exact[known]] = np.log2(m_exact / pair_tf[known])
         bfs[name] = bf
-        total = total + bf
+        total += bf
     probability = 1.0 / (1.0 + np.exp2(-np.clip(total, -1000, 1000)))
     return bfs, total, probability
 
 
 def train(
     prepared: Prepared,
-    candidate_gammas: dict[str, np.ndarray],
-    names: tuple[str, ...],
+    space: PatternSpace,
+    candidate_counts: np.ndarray,
     sessions: tuple[TrainingSession, ...],
     *,
     u_sample_pairs: int,
@@ -248,25 +297,25 @@ def train(
 ) -> ModelParameters:
     """u from random pairs; m by EM, one session per training rule, each comparison's m the
     average over the sessions that estimated it; then λ by EM over all candidates with m and
-    u fixed (non-candidate pairs count as non-matches)."""
+    u fixed (non-candidate pairs count as non-matches).  ``candidate_counts``: the pattern
+    counts of every candidate pair."""
+    names = space.names
     u, sampled = estimate_u(prepared, names, n_pairs=u_sample_pairs, seed=seed, floor=floor)
     n = len(prepared)
     total_pairs = max(n * (n - 1) // 2, 1)
     initial = {name: _initial_m(COMPARISONS[name].n_levels) for name in names}
-    if len(candidate_gammas[names[0]]) == 0:
+    if candidate_counts.sum() == 0:
         return ModelParameters(names, initial, u, 1.0 / total_pairs, 0, False, sampled)
     estimates: dict[str, list[np.ndarray]] = {name: [] for name in names}
     iterations = 0
     converged = True
     for session in sessions:
-        if not session.mask.any():
+        if session.counts.sum() == 0:
             continue
         active = tuple(name for name in names if name not in session.excluded)
         if not active:
             continue
-        patterns, counts = agreement_patterns(
-            {name: candidate_gammas[name][session.mask] for name in active}, active
-        )
+        patterns, counts = space.observed(session.counts, active)
         m, _, used, done = expectation_maximisation(
             patterns,
             counts,
@@ -288,7 +337,7 @@ def train(
         name: np.mean(estimates[name], axis=0) if estimates[name] else initial[name]
         for name in names
     }
-    patterns, counts = agreement_patterns(candidate_gammas, names)
+    patterns, counts = space.observed(candidate_counts, names)
     _, prior, used, done = expectation_maximisation(
         patterns,
         counts,

@@ -20,6 +20,7 @@ BLOCKING_COLUMNS: frozenset[str] = frozenset(
         "postcode",
         "postcode_sector",
         "postcode_district",
+        "address_key",
         "sex",
     }
 )
@@ -38,6 +39,7 @@ COLUMN_COMPARISON: dict[str, str] = {
     "postcode": "address",
     "postcode_sector": "address",
     "postcode_district": "address",
+    "address_key": "address",
     "sex": "sex",
 }
 
@@ -89,6 +91,10 @@ DEFAULT_BLOCKING_RULES: tuple[BlockingRule, ...] = (
         "family_key+given_canonical+district",
         ("family_key", "given_canonical", "postcode_district"),
     ),
+    # ... and a nominal may lack the postcode too: the same surname (by sound) at the same
+    # house number and street, whatever the given name (typos, nicknames, initials).  In a
+    # household that is its members, a handful of pairs per address.
+    BlockingRule("family_soundex+address_key", ("family_soundex", "address_key")),
 )
 
 
@@ -100,7 +106,9 @@ class LinkageSettings:
     bands (auto-link, review, non-link); the defaults were tuned on generated data (see the
     benchmark).  ``u_sample_pairs`` random record pairs estimate u; EM over the candidate
     pairs estimates m and the prior.  ``max_block_size`` skips blocking keys shared by more
-    records than this (reported), so one huge block cannot swamp a run.
+    records than this (reported), so one huge block cannot swamp a run.  ``chunk_pairs``
+    candidate pairs are compared and scored at a time: the working memory of those steps
+    grows with it, the results do not depend on it.
     """
 
     auto_threshold: float = 0.99
@@ -117,6 +125,7 @@ class LinkageSettings:
     comparisons: tuple[str, ...] = COMPARISON_NAMES
     tf_adjusted: tuple[str, ...] = ("given_name", "family_name")
     u_sample_pairs: int = 2_000_000
+    chunk_pairs: int = 2_000_000
     em_max_iterations: int = 100
     em_tolerance: float = 1e-5
     probability_floor: float = 1e-6
@@ -164,6 +173,11 @@ class LinkageSettings:
             raise ConfigError(
                 f"u_sample_pairs={self.u_sample_pairs} is too few to estimate u: use >= 1000 "
                 "(1-5 million is usual)"
+            )
+        if self.chunk_pairs < 1:
+            raise ConfigError(
+                f"chunk_pairs={self.chunk_pairs}: give a positive number of candidate pairs "
+                "to compare at a time (1-5 million is usual)"
             )
         if self.em_max_iterations < 1:
             raise ConfigError("em_max_iterations must be at least 1")

@@ -71,6 +71,20 @@ def name_equivalents(name: str) -> frozenset[str]:
     return frozenset({name, *_nicknamer().canonicals_of(name)})
 
 
+def name_variants(name: str) -> frozenset[str]:
+    """The name, its canonical forms and every nickname of those (``will`` → william, bill,
+    willy, ...): what a clerk may have written for the same person."""
+    namer = _nicknamer()
+    canonicals = {name, *namer.canonicals_of(name)}
+    return frozenset(canonicals.union(*(namer.nicknames_of(c) for c in canonicals)))
+
+
+def is_known_name(name: str) -> bool:
+    """Whether the nickname lists know the name (as a nickname or a canonical form)."""
+    namer = _nicknamer()
+    return bool(namer.canonicals_of(name) or namer.nicknames_of(name))
+
+
 def canonical_given(name: str) -> str:
     """One canonical given name for blocking: of the name and its canonical forms, the one
     with the most nicknames (``bob`` → ``robert``, ``peggy`` → ``margaret``)."""
@@ -89,12 +103,20 @@ def _soundex(value: str) -> str | None:
 
 
 def _postcode_parts(postcode: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
-    pc = postcode.astype("string").str.upper().str.strip()
+    """Area, district and sector of upper-cased postcodes (parsed once per distinct one)."""
+    codes, uniques = pd.factorize(postcode, use_na_sentinel=True)
+    pc = pd.Series(uniques, dtype="string")
     parts = pc.str.extract(r"^([A-Z]{1,2})(\d[A-Z\d]?)\s+(\d)[A-Z]{2}$")
     area = parts[0].astype("string")
     district = (parts[0] + parts[1]).astype("string")
     sector = (district + " " + parts[2]).astype("string")
-    return area, district, sector
+
+    def back(values: pd.Series) -> pd.Series:
+        # code -1 (no postcode) picks the trailing None
+        mapped = np.concatenate([values.to_numpy(dtype=object), np.array([None])])[codes]
+        return pd.Series(mapped, index=postcode.index, dtype="string")
+
+    return back(area), back(district), back(sector)
 
 
 def standardise(records: pd.DataFrame) -> pd.DataFrame:
@@ -103,7 +125,7 @@ def standardise(records: pd.DataFrame) -> pd.DataFrame:
     Columns: ``record_key, nhs_number, given_key, given_first, given_canonical,
     given_soundex, family_key, family_first, family_last, family_soundex, date_of_birth,
     birth_year, birth_month, birth_day, sex, postcode, postcode_area, postcode_district,
-    postcode_sector, address_line, address_numbers``.
+    postcode_sector, address_line, address_numbers, address_key``.
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in records.columns]
     if missing:
@@ -122,13 +144,13 @@ def standardise(records: pd.DataFrame) -> pd.DataFrame:
 
     given = _map_unique(rec["given_name"].astype("string"), clean_name)
     family = _map_unique(rec["family_name"].astype("string"), clean_name)
-    out["given_key"] = given.str.replace(" ", "", regex=False)
-    out["given_first"] = given.str.split(" ").str[0].astype("string")
+    out["given_key"] = _map_unique(given, _squash)
+    out["given_first"] = _map_unique(given, _first_word)
     out["given_canonical"] = _map_unique(out["given_first"], canonical_given)
     out["given_soundex"] = _map_unique(out["given_first"], _soundex)
-    out["family_key"] = family.str.replace(" ", "", regex=False)
-    out["family_first"] = family.str.split(" ").str[0].astype("string")
-    out["family_last"] = family.str.split(" ").str[-1].astype("string")
+    out["family_key"] = _map_unique(family, _squash)
+    out["family_first"] = _map_unique(family, _first_word)
+    out["family_last"] = _map_unique(family, _last_word)
     out["family_soundex"] = _map_unique(out["family_first"], _soundex)
 
     dob = pd.to_datetime(rec["date_of_birth"], errors="coerce")
@@ -137,11 +159,10 @@ def standardise(records: pd.DataFrame) -> pd.DataFrame:
     out["birth_month"] = dob.dt.month.astype("Int32")
     out["birth_day"] = dob.dt.day.astype("Int32")
 
-    sex = rec["sex"].astype("string").str.upper()
+    sex = _map_unique(rec["sex"].astype("string"), str.upper)
     out["sex"] = sex.where(sex.isin(["M", "F"]))
 
-    postcode = rec["postcode"].astype("string").str.upper().str.strip()
-    out["postcode"] = postcode.replace("", pd.NA)
+    out["postcode"] = _map_unique(rec["postcode"].astype("string"), _clean_postcode)
     area, district, sector = _postcode_parts(out["postcode"])
     out["postcode_area"] = area
     out["postcode_district"] = district
@@ -149,9 +170,51 @@ def standardise(records: pd.DataFrame) -> pd.DataFrame:
 
     line = _map_unique(rec["address_1"].astype("string"), _clean_address)
     out["address_line"] = line
-    numbers = line.str.findall(r"\d+[a-z]?").str.join(" ").astype("string")
-    out["address_numbers"] = numbers.replace("", pd.NA)
+    out["address_numbers"] = _map_unique(line, _house_numbers)
+    out["address_key"] = _map_unique(line, address_key)
     return out
+
+
+def _squash(value: str) -> str:
+    return value.replace(" ", "")
+
+
+def _first_word(value: str) -> str:
+    return value.split(" ")[0]
+
+
+def _last_word(value: str) -> str:
+    return value.split(" ")[-1]
+
+
+def _clean_postcode(value: str) -> str | None:
+    return value.upper().strip() or None
+
+
+_NUMBER = re.compile(r"\d+[a-z]?")
+
+
+def _house_numbers(line: str) -> str | None:
+    return " ".join(_NUMBER.findall(line)) or None
+
+
+#: words that introduce a flat or unit number rather than a street
+_UNIT_WORDS = frozenset({"flat", "apartment", "apt", "unit", "room", "floor", "suite"})
+
+
+def address_key(line: str) -> str | None:
+    """A short key for "the same first line": the house number and the first street word
+    after it (``flat 1 37 elm lane`` → ``37 elm``), or a numberless line whole (a house
+    name, ``ashdene``).  None for a line with a number but no street (``flat 3``): too
+    weak to block on.  Used to block records that lack a date of birth or postcode."""
+    tokens = line.split()
+    numbered = [i for i, token in enumerate(tokens) if _NUMBER.fullmatch(token)]
+    if not numbered:
+        words = [t for t in tokens if t not in _UNIT_WORDS]
+        return " ".join(words) or None
+    last = numbered[-1]
+    street = [t for t in tokens[last + 1 :] if t.isalpha() and t not in _UNIT_WORDS]
+    return f"{tokens[last]} {street[0]}" if street else None
 
 
 def _clean_address(value: str) -> str | None:

@@ -31,6 +31,11 @@ def level_of(name: str, left: dict[str, Any], right: dict[str, Any]) -> str:
     return COMPARISONS[name].label(int(gamma[0]))
 
 
+NICKNAME_TYPO = "a nickname of it, with a typo"
+TRANSPOSED = "day and month transposed, year within one"
+TWO = "two of year, month, day agree"
+SAME_LINE_NO_POSTCODE = "same first line, a postcode missing"
+
 CASES = [
     # given name
     ("given_name", {}, {}, "exact"),
@@ -45,6 +50,13 @@ CASES = [
         "swapped with family name",
     ),
     ("given_name", {"given_name": "Karen"}, {"given_name": "Karin"}, "jaro-winkler >= 0.85"),
+    # a mangled police nominal (and names only loosely alike)
+    ("given_name", {"given_name": "William"}, {"given_name": "Wiyl"}, NICKNAME_TYPO),
+    ("given_name", {"given_name": "Margaret"}, {"given_name": "Pegyg"}, NICKNAME_TYPO),
+    # "mark" is one edit from "mart" (a Martin nickname) but a real name, not a slip
+    ("given_name", {"given_name": "Martin"}, {"given_name": "Mark"}, "jaro-winkler >= 0.7"),
+    ("given_name", {"given_name": "Wyatt"}, {"given_name": "William"}, "else"),
+    ("given_name", {"given_name": "Karen"}, {"given_name": "Kieran"}, "jaro-winkler >= 0.7"),
     ("given_name", {"given_name": "Zebedee"}, {"given_name": "Robert"}, "else"),
     ("given_name", {"given_name": None}, {}, "null"),
     # family name
@@ -67,9 +79,14 @@ CASES = [
     ("family_name", {"family_name": ""}, {}, "null"),
     # date of birth
     ("date_of_birth", {}, {}, "exact"),
-    ("date_of_birth", {}, {"date_of_birth": "1980-07-03"}, "day and month transposed"),
-    ("date_of_birth", {}, {"date_of_birth": "1980-03-17"}, "two of year, month, day agree"),
-    ("date_of_birth", {}, {"date_of_birth": "1981-03-07"}, "two of year, month, day agree"),
+    ("date_of_birth", {}, {"date_of_birth": "1980-07-03"}, TRANSPOSED),
+    # two slips at once: day and month swapped and the year one out
+    ("date_of_birth", {}, {"date_of_birth": "1981-07-03"}, TRANSPOSED),
+    ("date_of_birth", {}, {"date_of_birth": "1979-07-03"}, TRANSPOSED),
+    ("date_of_birth", {}, {"date_of_birth": "1982-07-03"}, "else"),
+    ("date_of_birth", {"date_of_birth": "1980-03-03"}, {"date_of_birth": "1981-03-03"}, TWO),
+    ("date_of_birth", {}, {"date_of_birth": "1980-03-17"}, TWO),
+    ("date_of_birth", {}, {"date_of_birth": "1981-03-07"}, TWO),
     ("date_of_birth", {}, {"date_of_birth": "1980-11-20"}, "within a year"),
     ("date_of_birth", {}, {"date_of_birth": "1990-11-20"}, "else"),
     ("date_of_birth", {"date_of_birth": None}, {}, "null"),
@@ -84,7 +101,13 @@ CASES = [
     # address: one comparison for postcode and first line
     ("address", {}, {"address_1": "12, High St."}, "same postcode and first line"),
     ("address", {}, {"address_1": "Flat 3, 12 High Street"}, "same postcode"),
-    ("address", {}, {"postcode": "B1 1AA"}, "same first line"),
+    ("address", {}, {"postcode": "B1 1AA"}, "same first line, different postcodes"),
+    # no postcode on one side: the first line alone, abbreviations and flats as above
+    ("address", {}, {"postcode": None}, "same first line, a postcode missing"),
+    ("address", {}, {"address_1": "12 HIGH ST", "postcode": ""}, SAME_LINE_NO_POSTCODE),
+    ("address", {"postcode": None}, {"postcode": None}, SAME_LINE_NO_POSTCODE),
+    ("address", {}, {"address_1": "14 High Street", "postcode": None}, "else"),
+    ("address", {}, {"address_1": "Flat 3, 12 High Street", "postcode": None}, "else"),
     ("address", {}, {"address_1": "1 Low Road", "postcode": "CV11 4BB"}, "same postcode sector"),
     (
         "address",
@@ -109,5 +132,5 @@ def test_level_table_lists_null_first_and_else_last() -> None:
     table = level_table(("given_name",))
     assert table["label"].iloc[0] == "null"
     assert table["label"].iloc[-1] == "else"
-    assert table["gamma"].tolist() == [-1, 5, 4, 3, 2, 1, 0]
-    assert gamma_for("given_name", "exact") == 5
+    assert table["gamma"].tolist() == [-1, 7, 6, 5, 4, 3, 2, 1, 0]
+    assert gamma_for("given_name", "exact") == 7

@@ -3,6 +3,7 @@ twins kept apart, review decisions, the explain waterfall."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -15,7 +16,9 @@ SETTINGS = LinkageSettings(u_sample_pairs=300_000)
 
 def _household() -> pd.DataFrame:
     """One address: a mother, her son, and twin girls; each with a GP and an A&E record (the
-    A&E ones without NHS number)."""
+    A&E ones without NHS number).  Mother and son also have a police nominal with neither
+    date of birth nor postcode, the son's under a mistyped nickname (Perry → Pery), the
+    address line abbreviated."""
     base = {"family_name": "Quistorp", "address_1": "7 Elm Close", "postcode": "ZZ9 9ZZ"}
     people = [
         ("mum", "Ottoline", "1970-02-03", "F", "9990000001"),
@@ -37,6 +40,20 @@ def _household() -> pd.DataFrame:
                     "sex": sex,
                 }
             )
+    for label, given, sex in (("mum", "OTTOLINE", "F"), ("son", "Pery", "M")):
+        rows.append(
+            {
+                **base,
+                "record_key": f"police:HH:{label}",
+                "source": "police",
+                "nhs_number": None,
+                "given_name": given,
+                "date_of_birth": pd.NaT,
+                "sex": sex,
+                "address_1": "7 ELM CL",
+                "postcode": None,
+            }
+        )
     frame = pd.DataFrame(rows)
     frame["nhs_number"] = frame["nhs_number"].astype("string")
     return frame
@@ -97,6 +114,8 @@ def test_household_members_and_twins_are_kept_apart(result: LinkageResult) -> No
         c = cluster_of(frame)
         people = ["mum", "son", "twin1", "twin2"]
         ids = {p: {c[f"gp:HH:{p}"], c[f"ae:HH:{p}"]} for p in people}
+        for p in ("mum", "son"):  # no DOB, no postcode: found by name and first line
+            ids[p].add(c[f"police:HH:{p}"])
         for person in people:  # each person's two records link ...
             assert len(ids[person]) == 1, person
         assert len(set().union(*ids.values())) == 4  # ... and nobody merges with anybody
@@ -175,7 +194,11 @@ def test_common_family_name_weighs_less(
     smith = exact.loc[name == "SMITH", "bf_family_name"]
     rare = exact.loc[name == "QUISTORP", "bf_family_name"]
     assert len(smith) and len(rare)
-    assert smith.max() < rare.min() - 2
+    # exact-level weight is log2(m / tf): the gap is the log ratio of the two frequencies
+    counts = data[0]["family_name"].str.upper().value_counts()
+    gap = np.log2(counts["SMITH"] / counts["QUISTORP"])
+    assert gap > 1.5
+    assert rare.min() - smith.max() == pytest.approx(gap)
 
 
 def test_em_estimates_the_prior(
@@ -189,3 +212,24 @@ def test_em_estimates_the_prior(
     assert result.model.converged
     m = result.parameters.set_index(["comparison", "label"])["m"]
     assert m["nhs_number", "agree"] > 0.9 and m["date_of_birth", "exact"] > 0.8
+
+
+@pytest.mark.parametrize("chunk_pairs", [13, 997, 3000])
+def test_chunked_scoring_gives_the_same_answer(
+    result: LinkageResult, data: tuple[pd.DataFrame, pd.Series], chunk_pairs: int
+) -> None:
+    """Compare and score run a chunk of pairs at a time; the chunk size must not matter."""
+    n_pairs = int(result.blocking["new_pairs"].sum())
+    assert chunk_pairs < n_pairs  # several chunks, the last one partial
+    settings = LinkageSettings(u_sample_pairs=300_000, chunk_pairs=chunk_pairs)
+    again = link_records(data[0], settings=settings)
+    pd.testing.assert_frame_equal(again.pairs, result.pairs)
+    pd.testing.assert_frame_equal(again.clusters, result.clusters)
+    pd.testing.assert_frame_equal(again.provisional, result.provisional)
+    pd.testing.assert_frame_equal(again.review, result.review)
+    pd.testing.assert_frame_equal(again.parameters, result.parameters)
+
+
+def test_bad_chunk_size_fails_at_once() -> None:
+    with pytest.raises(ConfigError, match="chunk_pairs"):
+        LinkageSettings(chunk_pairs=0)

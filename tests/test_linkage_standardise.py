@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from adapters.errors import InputFileError
-from linkage.standardise import canonical_given, clean_name, standardise
+from linkage.standardise import address_key, canonical_given, clean_name, standardise
 
 
 @pytest.mark.parametrize(
@@ -90,3 +90,37 @@ def test_missing_columns_and_duplicate_keys_fail_clearly() -> None:
     )
     with pytest.raises(InputFileError, match="unique"):
         standardise(frame)
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        ("20 green street", "20 green"),
+        ("flat 1 37 elm lane", "37 elm"),
+        ("12a high street", "12a high"),
+        ("ashdene", "ashdene"),  # a house name is the key
+        ("flat 3", None),  # a number but no street: too weak to block on
+    ],
+)
+def test_address_key(line: str, key: str | None) -> None:
+    assert address_key(line) == key
+
+
+def test_address_columns_treat_abbreviations_alike() -> None:
+    records = pd.DataFrame(
+        {
+            "record_key": ["a", "b"],
+            "nhs_number": [None, None],
+            "given_name": ["Ann", "Ann"],
+            "family_name": ["Quist", "Quist"],
+            "date_of_birth": pd.Series([pd.NaT, pd.NaT]),
+            "sex": ["F", "F"],
+            "address_1": ["Flat 2, 20 Green Street", "FLAT 2, 20 GREEN ST"],
+            "postcode": [" cv5 6ut ", ""],
+        }
+    )
+    std = standardise(records)
+    assert std["address_key"].tolist() == ["20 green", "20 green"]
+    assert std["address_numbers"].tolist() == ["2 20", "2 20"]
+    assert std["postcode"].iloc[0] == "CV5 6UT" and pd.isna(std["postcode"].iloc[1])
+    assert std["postcode_district"].iloc[0] == "CV5" and pd.isna(std["postcode_sector"].iloc[1])

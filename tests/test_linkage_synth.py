@@ -228,6 +228,9 @@ def make_population(
             "postcode": pd.Series(hh_postcode[r_hh], dtype="string"),
         }
     )
+    # police nominals often come without a postcode (drawn last: the rest stays as it was)
+    no_postcode = (source == "police") & (rng.random(m) < 0.3)
+    records["postcode"] = records["postcode"].mask(no_postcode)
     return records, pd.Series(person, name="person_id")
 
 
