@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 import pipeline
+from rules import RULES as REGISTRY
 from sample_data.evaluate import score_run
 from sample_data.generate import generate
 
@@ -36,19 +37,7 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
     return scores.table.set_index("rule")
 
 
-RULES = (
-    "DA-SH",
-    "FA",
-    "HH-DA",
-    "HH-CRISIS",
-    "MH-SD-DA",
-    "MARAC-REPEAT",
-    "BAIL-BREACH",
-    "SERIAL",
-    "LETTER-LATE",
-    "LETTER-NOT-RECEIVED",
-    "MH-LETTER-LATE",
-)
+RULES = tuple(rule.id for rule in REGISTRY)
 
 
 @pytest.mark.slow
