@@ -135,22 +135,16 @@ def build_households(
     sensitive_people = pd.unique(person[flagged])
     sensitive = pd.Series(person).isin(sensitive_people).to_numpy()
 
+    # Current address first, from raw columns: among records that carry any address
+    # information and are dated on or before as_of (undated ones last), the current GP
+    # registration first, then the latest address_date, then the smallest record_key.
+    # Only those addresses are parsed and keyed: old addresses never place anyone, and
+    # parsing is most of the cost.
     kept = records.loc[~sensitive]
-    std = standardise_addresses(kept)
-    address_key = assign_address_keys(std, settings=settings)
-
-    addresses = pd.DataFrame(
-        {"record_key": kept["record_key"].astype("string"), "address_key": address_key}
-    )
-    addresses = addresses[addresses["address_key"].notna()]
-    addresses = addresses.sort_values("record_key", kind="stable").reset_index(drop=True)
-
-    # Current address: among records that carry any address information and are dated on
-    # or before as_of (undated ones last), the current GP registration first, then the
-    # latest address_date, then the smallest record_key (deterministic).
-    has_info = std["has_address"].to_numpy(dtype=bool)
+    address_fields = kept[["address_1", "address_2", "postcode", "uprn"]].astype("string")
+    has_info = (address_fields.fillna("").apply(lambda c: c.str.strip() != "")).any(axis=1)
     date = pd.to_datetime(kept["address_date"])
-    in_time = (date.isna() | (date < cutoff)).to_numpy()
+    in_time = date.isna() | (date < cutoff)
     candidates = pd.DataFrame(
         {
             "person_ref": kept["person_ref"].astype(str).to_numpy(dtype=object),
@@ -161,13 +155,30 @@ def build_households(
             "undated": date.isna().to_numpy(),
             "neg_date": -date.fillna(pd.Timestamp(0)).to_numpy().astype("int64"),
             "record_key": kept["record_key"].astype(str).to_numpy(dtype=object),
-            "address_key": address_key.to_numpy(dtype=object),
-            "no_fixed_abode": std["no_fixed_abode"].to_numpy(dtype=bool),
+            "row": np.arange(len(kept)),
         }
-    )[has_info & in_time]
+    )[(has_info & in_time).to_numpy()]
     current = candidates.sort_values(
         ["person_ref", "not_current", "undated", "neg_date", "record_key"], kind="stable"
     ).drop_duplicates("person_ref", keep="first")
+    chosen = kept.iloc[np.sort(current["row"].to_numpy())]
+    std = standardise_addresses(chosen)
+    address_key = assign_address_keys(std, settings=settings)
+    addresses = pd.DataFrame(
+        {
+            "record_key": chosen["record_key"].astype("string").to_numpy(),
+            "address_key": address_key.to_numpy(),
+            "no_fixed_abode": std["no_fixed_abode"].to_numpy(dtype=bool),
+        }
+    )
+    current = current[["person_ref", "record_key"]].merge(
+        addresses.assign(record_key=addresses["record_key"].astype(str)), on="record_key"
+    )
+    addresses = (
+        addresses.loc[addresses["address_key"].notna(), ["record_key", "address_key"]]
+        .sort_values("record_key", kind="stable")
+        .reset_index(drop=True)
+    )
 
     people = pd.DataFrame({"person_ref": np.sort(pd.unique(person).astype(object))})
     people = people.merge(
