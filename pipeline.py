@@ -37,6 +37,7 @@ from adapters.records import person_records
 from adapters.report import render_report
 from adapters.store import RunState, Store, pair_ids
 from adapters.writers import (
+    REVIEW_QUEUE_COLUMNS,
     OutputBundle,
     check_out_dir,
     csv_text,
@@ -355,7 +356,7 @@ def _provisional_refs(result: LinkageResult, record_person: pd.DataFrame) -> pd.
 
 def _review_queue_file(review: pd.DataFrame, held: pd.DataFrame) -> pd.DataFrame:
     if not len(review):
-        return pd.DataFrame(columns=list(review_lib.QUEUE_COLUMNS))
+        return pd.DataFrame(columns=list(REVIEW_QUEUE_COLUMNS))
     labels = (
         held.assign(label=held["rule"] + ":" + held["severity"] + "→" + held["recipient_type"])
         .groupby("pair_id")["label"]

@@ -178,6 +178,15 @@ def test_seed_scenario_reaches_the_right_recipients_and_no_others(tmp_path: Path
     assert "ae" not in set().union(*his.values())
 
 
+def test_a_night_with_nothing_to_review(tmp_path: Path) -> None:
+    config = tmp_path / "no-review.toml"
+    config.write_text("[linkage]\nauto_threshold = 0.99\nreview_threshold = 0.99\n")
+    result = _night(STANDARD_DIR, tmp_path / "out", tmp_path / "store.db", "--config", str(config))
+    assert result.exit_code == 0, result.output
+    queue = (tmp_path / "out" / "review_queue.csv").read_text().splitlines()
+    assert queue == [queue[0]] and queue[0].startswith("item,match_probability,match_weight")
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
