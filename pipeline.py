@@ -205,8 +205,9 @@ def _fingerprint(extracts: Extracts, as_of: date, config_path: Path | None) -> s
 
 
 def _record_hash(records: pd.DataFrame) -> pd.Series:
+    """A content hash per record (for telling changed records apart on later nights)."""
     hashed = pd.util.hash_pandas_object(records.drop(columns=["record_key"]), index=False)
-    return hashed.map(lambda v: f"{v:016x}").astype("string")
+    return pd.Series(hashed.to_numpy().astype(str), index=records.index, dtype="string")
 
 
 def _people(records: pd.DataFrame, households: pd.DataFrame) -> pd.DataFrame:
@@ -357,11 +358,7 @@ def _provisional_refs(result: LinkageResult, record_person: pd.DataFrame) -> pd.
 def _review_queue_file(review: pd.DataFrame, held: pd.DataFrame) -> pd.DataFrame:
     if not len(review):
         return pd.DataFrame(columns=list(REVIEW_QUEUE_COLUMNS))
-    labels = (
-        held.assign(label=held["rule"] + ":" + held["severity"] + "→" + held["recipient_type"])
-        .groupby("pair_id")["label"]
-        .agg(lambda s: "; ".join(sorted(set(s))))
-    )
+    labels = review_lib.held_labels(held)
     left = review["record_key_l"].str.split(":", n=2, expand=True)
     right = review["record_key_r"].str.split(":", n=2, expand=True)
     return pd.DataFrame(
@@ -801,11 +798,8 @@ def generate_data(*, persons: int, seed: int, out_dir: Path, as_of: date) -> str
 
 
 def export_links(store_url: str, out_file: Path) -> int:
-    store = Store(store_url)
-    try:
+    with _store(store_url) as store:
         frame = store.records_frame()
-    finally:
-        store.dispose()
     if not len(frame):
         raise UsageError("the store holds no linked records yet: run `dalink run` first")
     out_file.parent.mkdir(parents=True, exist_ok=True)
@@ -823,21 +817,19 @@ def write_report(store_url: str, run_id: str | None, out_file: Path) -> Path:
         if run is None:
             raise UsageError("the store holds no finished run yet: run `dalink run` first")
         runs = store.runs()
-    earlier = runs[(runs["status"] == "succeeded") & (runs["finished_at"] < run["finished_at"])]
-    previous = None
-    if len(earlier):
-        with _store(store_url) as store:
-            previous = json.loads(store.run(str(earlier.iloc[-1]["run_id"]))["manifest"])
+        earlier = runs[(runs["status"] == "succeeded") & (runs["finished_at"] < run["finished_at"])]
+        previous = (
+            json.loads(store.run(str(earlier.iloc[-1]["run_id"]))["manifest"])
+            if len(earlier)
+            else None
+        )
     write_private(out_file, render_report(json.loads(run["manifest"]), previous))
     return out_file
 
 
 def list_runs(store_url: str) -> pd.DataFrame:
-    store = Store(store_url)
-    try:
+    with _store(store_url) as store:
         return store.runs()
-    finally:
-        store.dispose()
 
 
 @contextmanager

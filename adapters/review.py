@@ -28,6 +28,12 @@ QUEUE_COLUMNS = (
 )
 
 
+def held_labels(held: pd.DataFrame) -> pd.Series:
+    """Per pair_id, the flags held behind it as "RULE:SEVERITY→recipient; ..." (sorted)."""
+    label = held["rule"] + ":" + held["severity"] + "→" + held["recipient_type"]
+    return label.groupby(held["pair_id"]).agg(lambda s: "; ".join(sorted(set(s))))
+
+
 def _split_key(key: str) -> tuple[str, str, str]:
     source, org, record_id = key.split(":", 2)
     return source, org, record_id
@@ -50,14 +56,14 @@ def review_queue(
     if len(held):
         held = held.assign(
             rank=held["severity"].map(_SEVERITY_RANK).fillna(9),
-            label=held["rule"] + ":" + held["severity"] + "→" + held["recipient_type"],
+            flag=held["rule"] + held["severity"] + held["recipient_type"],
         )
         per_pair = held.groupby("pair_id").agg(
-            held_flags=("label", lambda s: "; ".join(sorted(set(s)))),
             best_rank=("rank", "min"),
-            held_count=("label", "nunique"),
+            held_count=("flag", "nunique"),
             rules=("rule", lambda s: set(s)),
         )
+        per_pair["held_flags"] = held_labels(held)
     else:
         per_pair = pd.DataFrame(columns=["held_flags", "best_rank", "held_count", "rules"])
         per_pair.index.name = "pair_id"

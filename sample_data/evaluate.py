@@ -23,7 +23,8 @@ class Scores:
     misrouted: int  # rows at a recipient that does not hold the person (must be 0)
 
 
-def _read_outputs(out_dir: Path, name: str) -> pd.DataFrame:
+def read_outputs(out_dir: Path, name: str) -> pd.DataFrame:
+    """Every recipient's ``name`` file (flags.csv / warnings.csv), with recipient_type/code."""
     frames = []
     for path in sorted(out_dir.glob(f"*/**/{name}")):
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -53,10 +54,10 @@ def score_run(out_dir: Path, links: pd.DataFrame, truth_dir: Path) -> Scores:
         .set_index("person_ref")["person_id"]
     )
 
-    flags = _read_outputs(out_dir, "flags.csv")
+    flags = read_outputs(out_dir, "flags.csv")
     flags = flags[flags["status"] != "RESOLVED"]
     found_flags = set(zip(flags["rule"], flags["person_ref"].map(majority), strict=True))
-    warnings = _read_outputs(out_dir, "warnings.csv")
+    warnings = read_outputs(out_dir, "warnings.csv")
     found_warnings = set(
         zip(warnings["rule"], warnings["recipient_code"], warnings["reference"], strict=True)
     )

@@ -21,6 +21,7 @@ from click.testing import CliRunner
 import pipeline
 from cli import main
 from sample_data import STANDARD_DIR
+from sample_data.evaluate import read_outputs
 
 AS_OF = "2026-11-20"
 
@@ -57,14 +58,7 @@ def _files(out: Path) -> dict[str, bytes]:
 
 
 def _flags(out: Path) -> pd.DataFrame:
-    frames = []
-    for path in sorted(out.glob("*/**/flags.csv")):
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-        parts = path.relative_to(out).parts
-        frame["recipient_type"] = parts[0]
-        frame["recipient_code"] = parts[1] if len(parts) == 3 else ""
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+    return read_outputs(out, "flags.csv")
 
 
 def _copy_input(tmp_path: Path) -> Path:

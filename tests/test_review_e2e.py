@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
+from sample_data.evaluate import read_outputs
 from sample_data.generate import generate
 
 AS_OF = "2026-11-20"
@@ -59,12 +60,7 @@ def _queue(base: Path) -> list[dict[str, str]]:
 
 
 def _flags(out: Path) -> pd.DataFrame:
-    frames = []
-    for path in out.glob("*/**/flags.csv"):
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-        frame["recipient_type"] = path.relative_to(out).parts[0]
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+    return read_outputs(out, "flags.csv")
 
 
 def _person(base: Path, record_key: str) -> str:
