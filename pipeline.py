@@ -57,6 +57,7 @@ from rules import (
     apply_lifecycle,
     evaluate_all,
     held_flags,
+    record_evidence,
     resolve_parameters,
 )
 
@@ -262,8 +263,10 @@ def _evaluate(
     *,
     as_of: date,
     config: RunConfig,
+    evidence: pd.DataFrame | None = None,
 ) -> _Evaluated:
-    """The rules for one assignment of records to persons and households."""
+    """The rules for one assignment of records to persons and households.  ``evidence``:
+    the night's record-level evidence (``_record_evidence``), when already derived."""
     try:
         context = RuleContext.build(
             tables=extracts.tables,
@@ -271,6 +274,7 @@ def _evaluate(
             people=people,
             codes=CodeLists.from_config(config.codes),
             as_of=pd.Timestamp(as_of),
+            record_evidence=evidence,
         )
         results = evaluate_all(context, config.rules)
     except RuleConfigError as exc:
@@ -283,6 +287,47 @@ def _evaluate(
         warnings=results.warnings.assign(
             recipient_code=results.warnings["recipient_code"].fillna("")
         ),
+    )
+
+
+def _record_evidence(extracts: Extracts, *, as_of: date, config: RunConfig) -> pd.DataFrame:
+    """The tables' evidence per record: one derivation serves both passes of the rules."""
+    try:
+        return record_evidence(
+            extracts.tables, codes=CodeLists.from_config(config.codes), as_of=pd.Timestamp(as_of)
+        )
+    except RuleConfigError as exc:
+        raise ConfigError(f"[codes]: {exc}") from exc
+
+
+def _provisional_scope(
+    review: pd.DataFrame, linked: pd.DataFrame, people: pd.DataFrame, evidence: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The part of the provisional world the held-flag pass must evaluate.
+
+    A held flag is only ever attached to the provisional person holding a pending link
+    (``_held``), and a rule about a person reads only that person, the members of their
+    household and the other persons in their police incidents (SERIAL counts victims).
+    Those persons' records and people rows are returned; everyone else's flags cannot
+    differ between the two passes in a way the review queue shows, so they are not
+    evaluated twice.
+    """
+    person_of = linked.set_index("record_key")["person_ref"]
+    pending = pd.concat([review["record_key_l"], review["record_key_r"]]).drop_duplicates()
+    holding = pd.Index(person_of.reindex(pending.to_numpy()).dropna().unique())
+    homes = people.loc[people["person_ref"].isin(holding), "household_ref"].dropna()
+    housemates = people.loc[people["household_ref"].isin(homes), "person_ref"]
+    own_records = linked.loc[linked["person_ref"].isin(holding), "record_key"]
+    incidents = evidence.loc[
+        evidence["record_key"].isin(own_records) & evidence["incident_id"].notna(),
+        ["org_code", "incident_id"],
+    ].drop_duplicates()
+    in_incidents = evidence.merge(incidents, on=["org_code", "incident_id"])["record_key"]
+    co_nominals = person_of.reindex(in_incidents.drop_duplicates().to_numpy()).dropna()
+    scope = holding.union(pd.Index(housemates)).union(pd.Index(co_nominals))
+    return (
+        linked.loc[linked["person_ref"].isin(scope)].reset_index(drop=True),
+        people.loc[people["person_ref"].isin(scope)].reset_index(drop=True),
     )
 
 
@@ -351,7 +396,9 @@ def _held(
 def _provisional_refs(result: LinkageResult, record_person: pd.DataFrame) -> pd.DataFrame:
     """record_key → provisional person_ref (the smallest confirmed ref in its cluster)."""
     merged = result.provisional.merge(record_person, on="record_key")
-    smallest = merged.groupby("cluster_id")["person_ref"].transform("min")
+    # a string groupby-min runs a Python loop per group: sort once, take each group's first
+    first = merged.sort_values("person_ref", kind="stable").drop_duplicates("cluster_id")
+    smallest = merged["cluster_id"].map(first.set_index("cluster_id")["person_ref"])
     return pd.DataFrame({"record_key": merged["record_key"], "person_ref": smallest})
 
 
@@ -425,7 +472,10 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
                 )
                 note["detail"] = f"{people['household_ref'].nunique()} households"
             with stages.stage("rules") as note:
-                night = _evaluate(extracts, linked, people, as_of=options.as_of, config=config)
+                evidence = _record_evidence(extracts, as_of=options.as_of, config=config)
+                night = _evaluate(
+                    extracts, linked, people, as_of=options.as_of, config=config, evidence=evidence
+                )
                 review = result.review.assign(
                     pair_id=pair_ids(result.review["record_key_l"], result.review["record_key_r"])
                 )
@@ -437,8 +487,14 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
                     linked_p, people_p = _with_households(
                         records, provisional_map, as_of=options.as_of, key=key, config=config
                     )
+                    linked_p, people_p = _provisional_scope(review, linked_p, people_p, evidence)
                     provisional = _evaluate(
-                        extracts, linked_p, people_p, as_of=options.as_of, config=config
+                        extracts,
+                        linked_p,
+                        people_p,
+                        as_of=options.as_of,
+                        config=config,
+                        evidence=evidence,
                     )
                     held = _held(
                         night.flags,

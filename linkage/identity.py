@@ -54,7 +54,15 @@ def assign_person_refs(
             raise ConfigError(f"clusters frame lacks {column!r}: pass LinkageResult.clusters")
     frame = clusters[["record_key", "cluster_id"]].copy()
     frame["record_key"] = frame["record_key"].astype("string")
-    cluster_min = frame.groupby("cluster_id")["record_key"].min().rename("cluster_min")
+    # groupby-min on a string column falls back to a Python loop per group; sorting once
+    # and keeping each cluster's first key is the same answer in vectorised code
+    cluster_min = (
+        frame.sort_values("record_key", kind="stable")
+        .drop_duplicates("cluster_id")
+        .set_index("cluster_id")["record_key"]
+        .sort_index()
+        .rename("cluster_min")
+    )
 
     prev = _previous(previous)
     joined = frame.merge(prev[["record_key", "person_ref"]], on="record_key", how="left")

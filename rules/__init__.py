@@ -25,7 +25,7 @@ from rules.codes import CodeLists
 from rules.context import RuleContext
 from rules.engine import RuleResults, evaluate_all
 from rules.errors import RoutingError, RuleConfigError, RulesError
-from rules.evidence import EVIDENCE_COLUMNS, EVIDENCE_KINDS, derive_evidence
+from rules.evidence import EVIDENCE_COLUMNS, EVIDENCE_KINDS, derive_evidence, record_evidence
 from rules.lifecycle import LIFECYCLE_COLUMNS, apply_lifecycle, held_flags
 from rules.registry import RULES, RULES_BY_ID, resolve_parameters
 from rules.routing import FLAG_COLUMNS, HOLDING_COLUMNS, holdings, route, route_warnings
@@ -52,6 +52,7 @@ __all__ = [
     "evaluate_all",
     "held_flags",
     "holdings",
+    "record_evidence",
     "resolve_parameters",
     "route",
     "route_warnings",

@@ -9,7 +9,13 @@ from types import MappingProxyType
 import pandas as pd
 
 from rules.codes import CodeLists
-from rules.evidence import as_bool, derive_evidence, evidence_frame, person_lookup
+from rules.evidence import (
+    as_bool,
+    derive_evidence,
+    evidence_frame,
+    link_evidence,
+    person_lookup,
+)
 from rules.routing import HOLDING_COLUMNS, holdings
 
 PEOPLE_COLUMNS = ("person_ref", "date_of_birth", "household_ref", "communal", "sensitive")
@@ -76,13 +82,21 @@ class RuleContext:
         people: pd.DataFrame,
         codes: CodeLists,
         as_of: pd.Timestamp | str,
+        record_evidence: pd.DataFrame | None = None,
     ) -> RuleContext:
         """The pipeline's entry point: contract-A tables, contract-B records with
-        ``person_ref``, and the people frame of contract E."""
+        ``person_ref``, and the people frame of contract E.  ``record_evidence``: the
+        tables' evidence from :func:`rules.evidence.record_evidence` for this ``as_of`` and
+        these code lists, when the caller already derived it (it is derived here if not)."""
         lookup = person_lookup(records)
+        evidence = (
+            derive_evidence(tables, lookup, codes=codes, as_of=as_of)
+            if record_evidence is None
+            else link_evidence(record_evidence, lookup)
+        )
         return cls(
             as_of=pd.Timestamp(as_of),
-            evidence=derive_evidence(tables, lookup, codes=codes, as_of=as_of),
+            evidence=evidence,
             people=people_frame(people),
             holdings=holdings(records),
             tables=MappingProxyType(dict(tables)),

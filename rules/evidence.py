@@ -277,6 +277,17 @@ def derive_evidence(
     ``record_person`` maps contract-B ``record_key`` → ``person_ref`` (a Series, a mapping, or a
     frame with those two columns). Returns :data:`EVIDENCE_COLUMNS`, sorted.
     """
+    return link_evidence(record_evidence(tables, codes=codes, as_of=as_of), record_person)
+
+
+def record_evidence(
+    tables: Mapping[str, pd.DataFrame], *, codes: CodeLists, as_of: pd.Timestamp | str
+) -> pd.DataFrame:
+    """Every evidence row per source record, before any record is linked to a person.
+
+    It depends on the tables and ``as_of`` only, so a night derives it once and links it to
+    as many assignments of records to persons as it needs (:func:`link_evidence`).
+    """
     day = pd.Timestamp(as_of).normalize()
     parts = [
         *_gp(tables, codes, day),
@@ -288,7 +299,18 @@ def derive_evidence(
     if not parts:
         return evidence_frame()
     pooled = pd.concat(parts, ignore_index=True)
-    pooled["person_ref"] = pooled["record_key"].map(person_lookup(record_person))
+    # every column present (a night with no police rows has no incident_id column)
+    return pooled.reindex(
+        columns=[*pooled.columns, *(c for c in EVIDENCE_COLUMNS if c not in pooled)]
+    )
+
+
+def link_evidence(pooled: pd.DataFrame, record_person: RecordPerson) -> pd.DataFrame:
+    """Record-level evidence (:func:`record_evidence`) pooled per linked person, sorted;
+    rows of records ``record_person`` does not map are dropped."""
+    if not len(pooled):
+        return evidence_frame()
+    pooled = pooled.assign(person_ref=pooled["record_key"].map(person_lookup(record_person)))
     pooled = pooled.loc[pooled["person_ref"].notna()]
     out = evidence_frame(pooled)
     out = out.drop_duplicates(["record_key", "reference", "kind", "basis", "date"])

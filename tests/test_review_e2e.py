@@ -133,3 +133,42 @@ def test_accept_releases_held_flags_and_reject_is_permanent(world: dict[str, Pat
         assert set(
             later.loc[(later["person_ref"] == merged) & (later["rule"] == rule), "status"]
         ) == {"CONTINUING"}
+
+
+def test_held_pass_scoped_to_pending_persons_loses_nothing(
+    world: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The held-flag pass evaluates only the persons holding pending links, their housemates
+    and their police co-nominals; the held flags must equal those of a pass over everyone."""
+    import pipeline
+
+    def held(store: Path) -> pd.DataFrame:
+        with sqlite3.connect(store) as conn:
+            return pd.read_sql(
+                "SELECT pair_id, rule, recipient_type, recipient_code, severity FROM held_flags "
+                "ORDER BY pair_id, rule, recipient_type, recipient_code",
+                conn,
+            )
+
+    def night(name: str) -> pd.DataFrame:
+        (tmp_path / name).mkdir()
+        pipeline.run_night(
+            pipeline.RunOptions(
+                input_dir=world["base"] / "input",
+                out_dir=tmp_path / name / "out",
+                as_of=date.fromisoformat(AS_OF),
+                store_url=f"sqlite:///{tmp_path / name / 'store.db'}",
+                config_path=world["base"] / "wide.toml",
+            )
+        )
+        return held(tmp_path / name / "store.db")
+
+    scoped = night("scoped")
+    monkeypatch.setattr(
+        pipeline, "_provisional_scope", lambda review, linked, people, ev: (linked, people)
+    )
+    everyone = night("everyone")
+    assert len(everyone) >= 2, "the wide band must leave flags held behind links"
+    # a household rule is held too, so the housemates part of the scope is exercised
+    assert set(everyone["rule"]) & {"HH-DA", "HH-CRISIS"}, set(everyone["rule"])
+    pd.testing.assert_frame_equal(scoped, everyone)
