@@ -5,7 +5,12 @@ Input is the person-records frame of contract B (see ``adapters``); linkage may 
 
 Contract C — persons (``linkage.link_records``)
 -----------------------------------------------
-``link_records(records, *, settings=LinkageSettings(), decisions=None) -> LinkageResult``
+``link_records(records, *, settings=LinkageSettings(), decisions=None, previous=None)
+-> LinkageResult``
+
+* ``previous``: the ``LinkageResult.state`` of the last night (``LinkageState.to_bytes`` /
+  ``from_bytes`` to keep it): the model and the cached pair levels are reused when safe
+  (``linkage.incremental``); the answer is the one a full comparison with that model gives.
 
 * ``decisions``: frame ``record_key_l, record_key_r, decision`` (``accepted`` / ``rejected``)
   from the review store; keys ordered ``record_key_l < record_key_r``.  A rejected pair never
@@ -41,6 +46,7 @@ person is in no household and their address links nobody.
 
 from linkage.engine import LinkageResult, explain, link_records
 from linkage.identity import assign_person_refs
+from linkage.incremental import LinkageState
 from linkage.settings import DEFAULT_BLOCKING_RULES, BlockingRule, LinkageSettings
 
 __all__ = [
@@ -48,6 +54,7 @@ __all__ = [
     "BlockingRule",
     "LinkageResult",
     "LinkageSettings",
+    "LinkageState",
     "assign_person_refs",
     "explain",
     "link_records",

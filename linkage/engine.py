@@ -16,6 +16,14 @@ from adapters.errors import ConfigError, NotFoundError
 from linkage.blocking import CandidatePairs, block, key_codes
 from linkage.cluster import components, guarded_clusters
 from linkage.comparisons import COMPARISONS, Prepared, compare, gamma_for, gammas_for, level_table
+from linkage.incremental import (
+    LinkageState,
+    Reuse,
+    cached_gammas,
+    plan_reuse,
+    record_hashes,
+    settings_fingerprint,
+)
 from linkage.model import (
     ModelParameters,
     PatternSpace,
@@ -46,7 +54,8 @@ ACCEPTED_WEIGHT = 1e9
 class LinkageResult:
     """Contract C.  ``blocking``: candidate pairs per rule; ``parameters``: m, u and weight
     per comparison level; ``model``: the trained parameters (prior λ, EM iterations);
-    ``timings``: seconds per step."""
+    ``timings``: seconds per step.  ``state``: what the next night may reuse; ``reuse``: how
+    this night got its model; ``compared_pairs``: candidate pairs compared tonight."""
 
     pairs: pd.DataFrame
     clusters: pd.DataFrame
@@ -57,6 +66,9 @@ class LinkageResult:
     parameters: pd.DataFrame
     model: ModelParameters
     timings: pd.DataFrame
+    state: LinkageState | None = None
+    reuse: str = "trained tonight"
+    compared_pairs: int = 0
 
 
 class _Timer:
@@ -190,6 +202,76 @@ def _pairs_to_score(
     )
 
 
+def _decided_positions(
+    left: np.ndarray, right: np.ndarray, d_left: np.ndarray, d_right: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where each decided pair sits among the (sorted) pairs, and the order that puts the
+    decisions in that order."""
+    width = np.int64(max(n, 1))
+    pair_codes = left.astype(np.int64) * width + right
+    d_order = np.argsort(d_left * width + d_right)
+    return np.searchsorted(pair_codes, (d_left * width + d_right)[d_order]), d_order
+
+
+def _warm_pairs(
+    prepared: Prepared,
+    keys: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    d_pos: np.ndarray,
+    d_code: np.ndarray,
+    *,
+    reuse: Reuse,
+    state: LinkageState,
+    tf_records: dict[str, np.ndarray],
+    settings: LinkageSettings,
+) -> tuple[np.ndarray, dict[str, np.ndarray], int]:
+    """The pairs a warm night must score, their levels, and how many were compared: every
+    pair touching a new or changed record and every decided pair (compared now), every cached
+    pair (levels from the cache), and every other candidate pair whose two records could end
+    up in one cluster (compared now, for the guards).  Everything else scored below the
+    cache floor last night with the same records and model, and is left out."""
+    names = settings.comparisons
+    n = len(keys)
+    width = np.int64(max(n, 1))
+    cached_at, cached = cached_gammas(state, keys, left.astype(np.int64) * width + right, names)
+    first = reuse.changed[left] | reuse.changed[right]
+    first[d_pos] = True
+    first[cached_at] = True
+    at = np.flatnonzero(first)
+    from_cache = np.zeros(left.size, dtype=bool)
+    from_cache[cached_at] = ~(reuse.changed[left[cached_at]] | reuse.changed[right[cached_at]])
+    gammas = {name: np.empty(at.size, dtype=np.int8) for name in names}
+    use = from_cache[at]
+    rows = np.searchsorted(cached_at, at[use])
+    for name in names:
+        gammas[name][use] = cached[name][rows]
+    fresh = at[~use]
+    for part in _chunks(fresh.size, settings.chunk_pairs):
+        chunk = compare(prepared, left[fresh[part]], right[fresh[part]], names)
+        for name in names:
+            gammas[name][np.flatnonzero(~use)[part]] = chunk[name]
+    # which clusters are possible tonight: the links among these pairs, as the score step
+    # will find them
+    tf = {name: values[left[at]] for name, values in tf_records.items()}
+    _, _, probability = weigh(gammas, reuse.model, tf=tf)
+    band = _band(probability, gammas, settings)
+    decision = np.zeros(left.size, dtype=np.int8)
+    decision[d_pos] = d_code
+    decision = decision[at]
+    linkable = (_guards(gammas, settings) == 0) & (decision != DECISION_CODE["rejected"])
+    linkable &= (band != BAND_CODE["non"]) | (decision == DECISION_CODE["accepted"])
+    possible = components(n, left[at][linkable].astype(np.int64), right[at][linkable])
+    together = possible[left] == possible[right]
+    together[at] = False
+    extra = np.flatnonzero(together)
+    extra_gammas = compare(prepared, left[extra], right[extra], names)
+    every = np.concatenate([at, extra])
+    order = np.argsort(every, kind="stable")
+    merged = {name: np.concatenate([gammas[name], extra_gammas[name]])[order] for name in names}
+    return every[order], merged, int(fresh.size + extra.size)
+
+
 def _band(
     probability: np.ndarray, gammas: dict[str, np.ndarray], settings: LinkageSettings
 ) -> np.ndarray:
@@ -212,6 +294,7 @@ def link_records(
     *,
     settings: LinkageSettings | None = None,
     decisions: pd.DataFrame | None = None,
+    previous: LinkageState | None = None,
 ) -> LinkageResult:
     """Link contract-B person records into persons (contract C).
 
@@ -232,76 +315,117 @@ def link_records(
         prepared = Prepared(std)
         keys = std["record_key"].to_numpy(dtype=object)
         index_of = pd.Series(np.arange(len(std)), index=std["record_key"])
+        hashes = record_hashes(std)
+        reuse, reuse_reason = plan_reuse(previous, settings, keys, hashes)
+        log.info("linkage: %s", reuse_reason if reuse is not None else f"training ({reuse_reason})")
 
     with timer.step("block"):
         n = len(std)
         candidates = block(std, settings.blocking_rules, max_block_size=settings.max_block_size)
         d_left, d_right, d_code = _decision_pairs(decisions, index_of)
         left, right, rule = _pairs_to_score(candidates, d_left, d_right, n)
-        width = np.int64(max(n, 1))
-        pair_codes = left.astype(np.int64) * width + right
-        d_order = np.argsort(d_left * width + d_right)
-        d_pos = np.searchsorted(pair_codes, (d_left * width + d_right)[d_order])
+        d_pos, d_order = _decided_positions(left, right, d_left, d_right, n)
         d_code = d_code[d_order]
-        del pair_codes
         rule_names = np.array(
             [r.name for r in settings.blocking_rules] + ["decision"], dtype=object
         )
-
-    with timer.step("compare"):
-        space = PatternSpace(names)
-        gammas = {name: np.empty(left.size, dtype=np.int8) for name in names}
-        training = [r for r in settings.blocking_rules if r.name in settings.training_rules]
-        rule_codes = [key_codes(std, r.columns) for r in training]
-        candidate_counts = np.zeros(space.size)
-        session_counts = [np.zeros(space.size) for _ in training]
-        for part in _chunks(left.size, settings.chunk_pairs):
-            part_left, part_right = left[part], right[part]
-            chunk = compare(prepared, part_left, part_right, names)
-            for name in names:
-                gammas[name][part] = chunk[name]
-            pattern = space.encode(chunk)
-            candidate_counts += space.count(pattern)
-            # EM's training sessions: the pairs each training rule selects, as pattern counts
-            for codes, counts in zip(rule_codes, session_counts, strict=True):
-                a = codes[part_left]
-                counts += space.count(pattern[(a >= 0) & (a == codes[part_right])])
-
-    with timer.step("train"):
-        sessions = tuple(
-            TrainingSession(
-                name=r.name,
-                counts=counts,
-                excluded=frozenset(COLUMN_COMPARISON[c] for c in r.columns),
-            )
-            for r, counts in zip(training, session_counts, strict=True)
-        )
-        model = train(
-            prepared,
-            space,
-            candidate_counts,
-            sessions,
-            u_sample_pairs=settings.u_sample_pairs,
-            seed=settings.seed,
-            max_iterations=settings.em_max_iterations,
-            tolerance=settings.em_tolerance,
-            floor=settings.probability_floor,
-        )
-
-    with timer.step("score"):
         tf_records = {
             name: term_frequencies(prepared, COMPARISONS[name].tf_column or "")
             for name in settings.tf_adjusted
         }
+
+    if reuse is not None and previous is not None:
+        with timer.step("compare"):
+            at, gammas, compared = _warm_pairs(
+                prepared,
+                keys,
+                left,
+                right,
+                d_pos,
+                d_code,
+                reuse=reuse,
+                state=previous,
+                tf_records=tf_records,
+                settings=settings,
+            )
+            left, right, rule = left[at], right[at], rule[at]
+            d_pos = np.searchsorted(at, d_pos)
+        model = reuse.model
+        nights_reused = reuse.nights_reused
+    else:
+        with timer.step("compare"):
+            space = PatternSpace(names)
+            gammas = {name: np.empty(left.size, dtype=np.int8) for name in names}
+            training = [r for r in settings.blocking_rules if r.name in settings.training_rules]
+            rule_codes = [key_codes(std, r.columns) for r in training]
+            candidate_counts = np.zeros(space.size)
+            session_counts = [np.zeros(space.size) for _ in training]
+            for part in _chunks(left.size, settings.chunk_pairs):
+                part_left, part_right = left[part], right[part]
+                chunk = compare(prepared, part_left, part_right, names)
+                for name in names:
+                    gammas[name][part] = chunk[name]
+                pattern = space.encode(chunk)
+                candidate_counts += space.count(pattern)
+                # EM's training sessions: the pairs each training rule selects, as counts
+                for codes, counts in zip(rule_codes, session_counts, strict=True):
+                    a = codes[part_left]
+                    counts += space.count(pattern[(a >= 0) & (a == codes[part_right])])
+            compared = int(left.size)
+
+        with timer.step("train"):
+            sessions = tuple(
+                TrainingSession(
+                    name=r.name,
+                    counts=counts,
+                    excluded=frozenset(COLUMN_COMPARISON[c] for c in r.columns),
+                )
+                for r, counts in zip(training, session_counts, strict=True)
+            )
+            model = train(
+                prepared,
+                space,
+                candidate_counts,
+                sessions,
+                u_sample_pairs=settings.u_sample_pairs,
+                seed=settings.seed,
+                max_iterations=settings.em_max_iterations,
+                tolerance=settings.em_tolerance,
+                floor=settings.probability_floor,
+            )
+        nights_reused = 0
+
+    with timer.step("score"):
+        review_weight = float(
+            np.log2(settings.review_threshold / (1.0 - settings.review_threshold))
+        )
+        cache_floor = review_weight - settings.cache_margin
         guard_all = np.empty(left.size, dtype=np.int8)
         kept_parts = [d_pos.astype(np.int64)]
+        cache_parts = [d_pos.astype(np.int64)]
         for part in _chunks(left.size, settings.chunk_pairs):
             chunk = {name: gammas[name][part] for name in names}
             tf = {name: values[left[part]] for name, values in tf_records.items()}
-            _, _, probability = weigh(chunk, model, tf=tf)
+            _, total, probability = weigh(chunk, model, tf=tf)
             band = _band(probability, chunk, settings)
             kept_parts.append(np.flatnonzero(band != BAND_CODE["non"]) + part.start)
+            cache_parts.append(
+                np.flatnonzero((band != BAND_CODE["non"]) | (total >= cache_floor)) + part.start
+            )
             guard_all[part] = _guards(chunk, settings)
+        cache_at = np.unique(np.concatenate(cache_parts))
+        cache_parts.clear()
+        state = LinkageState(
+            model=model,
+            fingerprint=settings_fingerprint(settings),
+            keys=keys,
+            hashes=hashes,
+            pair_left=left[cache_at].astype(np.int32),
+            pair_right=right[cache_at].astype(np.int32),
+            pair_gammas={name: gammas[name][cache_at] for name in names},
+            nights_reused=nights_reused,
+        )
+        del cache_at
         # the kept pairs: auto and review bands, and every decided pair, in pair order
         kept = np.unique(np.concatenate(kept_parts))
         kept_parts.clear()
@@ -400,6 +524,9 @@ def link_records(
         parameters=model.table(),
         model=model,
         timings=timer.frame(),
+        state=state,
+        reuse=reuse_reason if reuse is not None else f"trained tonight ({reuse_reason})",
+        compared_pairs=compared,
     )
 
 

@@ -108,7 +108,10 @@ class LinkageSettings:
     pairs estimates m and the prior.  ``max_block_size`` skips blocking keys shared by more
     records than this (reported), so one huge block cannot swamp a run.  ``chunk_pairs``
     candidate pairs are compared and scored at a time: the working memory of those steps
-    grows with it, the results do not depend on it.
+    grows with it, the results do not depend on it.  A later night reuses the last night's
+    model and cached pair levels (``linkage.incremental``) until ``retrain_after_nights``
+    nights have reused it or more than ``retrain_changed_fraction`` of records changed;
+    pairs within ``cache_margin`` bits below the review threshold are cached too.
     """
 
     auto_threshold: float = 0.99
@@ -134,6 +137,9 @@ class LinkageSettings:
     guard_nhs_conflict: bool = True
     guard_twins: bool = True
     guard_contradictions: bool = True
+    retrain_after_nights: int = 7
+    retrain_changed_fraction: float = 0.05
+    cache_margin: float = 6.0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.review_threshold < 1.0 or not 0.0 < self.auto_threshold < 1.0:
@@ -183,5 +189,15 @@ class LinkageSettings:
             raise ConfigError("em_max_iterations must be at least 1")
         if not 0.0 < self.em_tolerance < 0.1:
             raise ConfigError("em_tolerance must be a small positive number, e.g. 1e-5")
+        if self.retrain_after_nights < 0:
+            raise ConfigError(
+                "retrain_after_nights must be 0 (train every night) or more; default 7"
+            )
+        if not 0.0 <= self.retrain_changed_fraction <= 1.0:
+            raise ConfigError(
+                "retrain_changed_fraction is a share of records, between 0 and 1; default 0.05"
+            )
+        if self.cache_margin < 0:
+            raise ConfigError("cache_margin is a number of bits below the review threshold, >= 0")
         if not 0.0 < self.probability_floor < 0.01:
             raise ConfigError("probability_floor must be small and positive, e.g. 1e-6")

@@ -1,0 +1,209 @@
+"""What one night's linkage leaves for the next: the trained model, a content hash per
+record and the scored pairs near or above the review threshold.
+
+A CCG extract changes by about 1% a night. Re-training the model and re-comparing tens of
+millions of candidate pairs whose two records did not change gives, to within term-frequency
+drift, the answer the last night gave. So, as Splink users do with a saved model
+(``linker.misc.save_model_to_json``), the model is trained on the first night and then
+reused, and only the candidate pairs that touch a new or changed record are compared again;
+an unchanged pair takes its comparison levels from the cache.
+
+Exactness: a pair's comparison levels depend on its two records only, so a cached pair's
+levels are exactly what a comparison would give. Its weight is recomputed every night with
+that night's term frequencies. A pair below the cache floor last night (``cache_margin``
+bits under the review threshold) is assumed still below the review threshold; a pair's
+term-frequency weight moves by a fraction of a bit when 1% of records change, so the
+margin of several bits covers it. Candidate pairs that can matter to a guard (both records
+in one possible cluster) are always compared afresh.
+
+The model is retrained (a cold night) when there is no state, when the settings changed,
+when more than ``retrain_changed_fraction`` of records are new or changed, or after
+``retrain_after_nights`` nights of reuse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass, fields
+
+import numpy as np
+import pandas as pd
+
+from adapters.errors import ConfigError
+from linkage.model import ModelParameters
+from linkage.settings import LinkageSettings
+
+#: state layout version; a state of another version is ignored (the night trains afresh)
+STATE_VERSION = 1
+#: settings that change how often the model is retrained, not what a pair scores
+_REUSE_KNOBS = frozenset({"retrain_after_nights", "retrain_changed_fraction", "chunk_pairs"})
+
+
+def settings_fingerprint(settings: LinkageSettings) -> str:
+    """A digest of every setting that shapes a pair's score or band."""
+    shaping = {f.name: repr(getattr(settings, f.name)) for f in fields(settings)}
+    for name in _REUSE_KNOBS:
+        shaping.pop(name, None)
+    return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()
+
+
+def record_hashes(std: pd.DataFrame) -> np.ndarray:
+    """A 64-bit content hash per standardised record (everything but its key): two nights
+    give the same hash exactly when every field linkage reads is the same."""
+    values = std.drop(columns=["record_key"])
+    return pd.util.hash_pandas_object(values, index=False).to_numpy(dtype=np.uint64)
+
+
+@dataclass(frozen=True)
+class LinkageState:
+    """``keys`` / ``hashes``: every record of the night, in key order, and its content hash.
+    ``pair_left`` / ``pair_right`` index ``keys``; ``pair_gammas`` holds, per comparison, the
+    level of each cached pair. ``trained_run``: the night whose model this is (``None`` =
+    this night's); ``nights_reused``: nights scored with it since."""
+
+    model: ModelParameters
+    fingerprint: str
+    keys: np.ndarray
+    hashes: np.ndarray
+    pair_left: np.ndarray
+    pair_right: np.ndarray
+    pair_gammas: dict[str, np.ndarray]
+    nights_reused: int = 0
+
+    def to_bytes(self) -> bytes:
+        meta = {
+            "version": STATE_VERSION,
+            "fingerprint": self.fingerprint,
+            "nights_reused": self.nights_reused,
+            "model": _model_json(self.model),
+        }
+        arrays: dict[str, np.ndarray] = {
+            "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+            "keys": np.frombuffer("\n".join(map(str, self.keys)).encode(), dtype=np.uint8),
+            "hashes": self.hashes,
+            "pair_left": self.pair_left.astype(np.int32),
+            "pair_right": self.pair_right.astype(np.int32),
+        }
+        for name, g in self.pair_gammas.items():
+            arrays[f"gamma_{name}"] = g.astype(np.int8)
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)  # type: ignore[arg-type]
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> LinkageState | None:
+        """The state, or ``None`` when it is of another layout version."""
+        with np.load(io.BytesIO(blob), allow_pickle=False) as data:
+            meta = json.loads(data["meta"].tobytes().decode())
+            if meta.get("version") != STATE_VERSION:
+                return None
+            text = data["keys"].tobytes().decode()
+            model = _model_from_json(meta["model"])
+            return cls(
+                model=model,
+                fingerprint=str(meta["fingerprint"]),
+                keys=np.array(text.split("\n") if text else [], dtype=object),
+                hashes=data["hashes"],
+                pair_left=data["pair_left"],
+                pair_right=data["pair_right"],
+                pair_gammas={name: data[f"gamma_{name}"] for name in model.names},
+                nights_reused=int(meta["nights_reused"]),
+            )
+
+
+def _model_json(model: ModelParameters) -> dict[str, object]:
+    return {
+        "names": list(model.names),
+        "m": {k: v.tolist() for k, v in model.m.items()},
+        "u": {k: v.tolist() for k, v in model.u.items()},
+        "prior": model.prior,
+        "iterations": model.iterations,
+        "converged": model.converged,
+        "u_sample_pairs": model.u_sample_pairs,
+    }
+
+
+def _model_from_json(data: dict[str, object]) -> ModelParameters:
+    try:
+        m = data["m"]
+        u = data["u"]
+        assert isinstance(m, dict) and isinstance(u, dict)
+        return ModelParameters(
+            names=tuple(str(n) for n in data["names"]),  # type: ignore[attr-defined]
+            m={str(k): np.asarray(v, dtype=float) for k, v in m.items()},
+            u={str(k): np.asarray(v, dtype=float) for k, v in u.items()},
+            prior=float(data["prior"]),  # type: ignore[arg-type]
+            iterations=int(data["iterations"]),  # type: ignore[call-overload]
+            converged=bool(data["converged"]),
+            u_sample_pairs=int(data["u_sample_pairs"]),  # type: ignore[call-overload]
+        )
+    except (KeyError, TypeError, ValueError, AssertionError) as exc:
+        raise ConfigError(f"the stored linkage model is unreadable ({exc}); retrain") from exc
+
+
+@dataclass(frozen=True)
+class Reuse:
+    """What a warm night takes from the last: per record, whether it is new or changed; per
+    candidate pair, the cached comparison levels (``cached`` marks the pairs that have them)."""
+
+    model: ModelParameters
+    changed: np.ndarray
+    nights_reused: int
+
+    @property
+    def changed_count(self) -> int:
+        return int(self.changed.sum())
+
+
+def plan_reuse(
+    state: LinkageState | None,
+    settings: LinkageSettings,
+    keys: np.ndarray,
+    hashes: np.ndarray,
+) -> tuple[Reuse | None, str]:
+    """Whether tonight may reuse ``state``; returns ``(reuse or None, reason)``."""
+    if state is None:
+        return None, "no earlier linkage state"
+    if state.fingerprint != settings_fingerprint(settings):
+        return None, "linkage settings changed"
+    if tuple(state.model.names) != tuple(settings.comparisons):
+        return None, "comparisons changed"
+    if state.nights_reused + 1 > settings.retrain_after_nights:
+        return None, f"model reused for {state.nights_reused} nights"
+    position = pd.Index(state.keys).get_indexer(pd.Index(keys))
+    known = position >= 0
+    same = np.zeros(len(keys), dtype=bool)
+    same[known] = state.hashes[position[known]] == hashes[known]
+    changed = ~same
+    fraction = float(changed.mean()) if len(keys) else 1.0
+    if fraction > settings.retrain_changed_fraction:
+        return None, f"{fraction:.1%} of records new or changed"
+    return Reuse(model=state.model, changed=changed, nights_reused=state.nights_reused + 1), (
+        f"model reused ({state.nights_reused + 1} nights); {int(changed.sum())} records new "
+        "or changed"
+    )
+
+
+def cached_gammas(
+    state: LinkageState, keys: np.ndarray, pair_codes: np.ndarray, names: tuple[str, ...]
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The cached pairs among tonight's pairs: their positions in ``pair_codes`` (tonight's
+    pairs as ``left * len(keys) + right``, sorted) and their cached levels, in that order.
+    A cached pair whose record is gone, or that is no candidate tonight, is left out."""
+    now = pd.Index(keys).get_indexer(pd.Index(state.keys)).astype(np.int64)
+    left, right = now[state.pair_left], now[state.pair_right]
+    present = np.flatnonzero((left >= 0) & (right >= 0))
+    width = np.int64(max(len(keys), 1))
+    codes = np.minimum(left[present], right[present]) * width + np.maximum(
+        left[present], right[present]
+    )
+    found = np.searchsorted(pair_codes, codes)
+    inside = found < pair_codes.size
+    hit = np.zeros(codes.size, dtype=bool)
+    hit[inside] = pair_codes[found[inside]] == codes[inside]
+    positions, rows = found[hit], present[hit]
+    order = np.argsort(positions, kind="stable")
+    positions, rows = positions[order], rows[order]
+    return positions, {name: state.pair_gammas[name][rows] for name in names}
