@@ -82,6 +82,11 @@ def main() -> None:
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="Run config TOML.")
 @click.option("--write-db", "write_db", help="Also write flags and warnings to this database URL.")
 @click.option("--fhir", is_flag=True, help="Also write a FHIR R4 Bundle of Flags per recipient.")
+@click.option(
+    "--retrain",
+    is_flag=True,
+    help="Train the linkage model afresh tonight instead of reusing last night's.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress display (for cron); errors only.")
 def run(
     input_dir: Path,
@@ -91,9 +96,15 @@ def run(
     config_path: Path | None,
     write_db: str | None,
     fhir: bool,
+    retrain: bool,
     quiet: bool,
 ) -> None:
     """Run the night: ingest, link, households, rules, lifecycle, write.
+
+    A night after the first reuses the last night's linkage model and compares only the
+    record pairs that touch a new or changed record; the model is retrained after
+    [linkage] retrain_after_nights nights (7), when over retrain_changed_fraction (5%) of
+    records changed, when the linkage settings change, or with --retrain.
 
     \b
     Example:
@@ -108,6 +119,7 @@ def run(
         config_path=config_path,
         write_db=write_db,
         fhir=fhir,
+        retrain=retrain,
     )
     summary = pipeline.run_night(options, progress=None if quiet else _progress)
     if not quiet:

@@ -47,7 +47,13 @@ from adapters.writers import (
     stage_outputs,
     write_private,
 )
-from linkage import LinkageResult, LinkageSettings, assign_person_refs, link_records
+from linkage import (
+    LinkageResult,
+    LinkageSettings,
+    LinkageState,
+    assign_person_refs,
+    link_records,
+)
 from linkage.comparisons import COMPARISONS
 from linkage.households import build_households
 from rules import (
@@ -160,6 +166,7 @@ class RunOptions:
     config_path: Path | None = None
     write_db: str | None = None
     fhir: bool = False
+    retrain: bool = False
 
 
 @dataclass(frozen=True)
@@ -457,7 +464,13 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
             if not len(records):
                 raise InputFileError(f"{input_dir}: no person records in any extract")
             with stages.stage("link") as note:
-                result = link_records(records, settings=config.linkage, decisions=store.decisions())
+                last_state = None if options.retrain else store.linkage_state()
+                result = link_records(
+                    records,
+                    settings=config.linkage,
+                    decisions=store.decisions(),
+                    previous=LinkageState.from_bytes(last_state) if last_state else None,
+                )
                 previous = store.identities()[["record_key", "person_ref", "first_seen_run"]]
                 record_person, person_events = assign_person_refs(
                     result.clusters, previous, key=key
@@ -573,6 +586,7 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
                     held=held,
                     flags=lifecycle[lifecycle["status"] != "RESOLVED"],
                     flag_transitions=lifecycle[lifecycle["status"] != "CONTINUING"],
+                    linkage_state=result.state.to_bytes() if result.state is not None else None,
                 )
                 # Swap in, then commit, then drop the old folder; a failed commit swaps back
                 # and a kill in between is healed by recover_out_dir on the next run.
@@ -650,6 +664,8 @@ def _manifest(
         "communal_households": int(
             households.loc[households["communal"], "household_ref"].nunique()
         ),
+        "linkage_model": result.reuse,
+        "pairs_compared": result.compared_pairs,
         "links": {
             "auto": int(bands.get("auto", 0)),
             "review": int(bands.get("review", 0)),
@@ -765,6 +781,8 @@ def format_summary(summary: RunSummary) -> str:
         f"{m['households']} households ({m['communal_households']} communal)",
         f"  links    {m['links']['auto']} automatic, {m['links']['review_pending']} to review "
         "(dalink review list)",
+        f"  model    {m.get('linkage_model', 'trained tonight')}; "
+        f"{m.get('pairs_compared', 0)} record pairs compared",
         "  flags    " + (", ".join(f"{k} {v}" for k, v in sorted(m["flags"].items())) or "none"),
         "  held     "
         + (", ".join(f"{k} {v}" for k, v in sorted(m["flags_held"].items())) or "none"),

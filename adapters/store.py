@@ -66,7 +66,9 @@ records = sa.Table(
     sa.Column("household_ref", sa.String(40)),
     sa.Column("record_hash", sa.String(32)),
     sa.Column("first_seen_run", sa.String(40), nullable=False),
-    sa.Column("last_seen_run", sa.String(40), nullable=False),
+    # the run that last changed the row (person, household or content); every row is a
+    # record of the latest run, absent records are deleted
+    sa.Column("changed_run", sa.String(40), nullable=False),
 )
 
 person_events = sa.Table(
@@ -152,6 +154,15 @@ meta = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
 )
 
+# What the next night's linkage may reuse (linkage.incremental): one row, replaced each run.
+linkage_state = sa.Table(
+    "linkage_state",
+    metadata,
+    sa.Column("name", sa.String(20), primary_key=True),
+    sa.Column("run_id", sa.String(40), nullable=False),
+    sa.Column("state", sa.LargeBinary, nullable=False),
+)
+
 run_lock = sa.Table(
     "run_lock",
     metadata,
@@ -180,6 +191,7 @@ class RunState:
     held: pd.DataFrame
     flags: pd.DataFrame
     flag_transitions: pd.DataFrame
+    linkage_state: bytes | None = None
 
 
 def pair_id(record_key_l: str, record_key_r: str) -> str:
@@ -291,6 +303,14 @@ class Store:
             conn.execute(sa.insert(meta).values(name="pseudonym_key", value=key.hex()))
             return key
 
+    def linkage_state(self) -> bytes | None:
+        """The linkage state the last committed run left (``None`` on a first night)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(linkage_state.c.state).where(linkage_state.c.name == "last")
+            ).first()
+        return None if row is None else bytes(row.state)
+
     def _frame(self, query: sa.Select[Any]) -> pd.DataFrame:
         with self.engine.connect() as conn:
             result = conn.execute(query)
@@ -393,21 +413,45 @@ class Store:
                 conn.execute(sa.delete(flags))
                 _insert(conn, flags, state.flags.assign(last_run_id=state.run_id))
                 _insert(conn, flag_history, state.flag_transitions.assign(run_id=state.run_id))
+                if state.linkage_state is not None:
+                    conn.execute(sa.delete(linkage_state))
+                    conn.execute(
+                        sa.insert(linkage_state).values(
+                            name="last", run_id=state.run_id, state=state.linkage_state
+                        )
+                    )
         except sa.exc.SQLAlchemyError as exc:
             raise StoreError(f"could not save run {state.run_id}: {type(exc).__name__}") from exc
 
     def _write_records(self, conn: Connection, state: RunState) -> None:
-        frame = state.records
+        """Bring the records table to tonight's records, touching only the rows that changed
+        (a night changes about 1% of them): gone records are deleted, new and changed ones
+        (re)written, the rest left as they are."""
+        kept = ["record_key", "person_ref", "household_ref", "record_hash"]
         previous = pd.DataFrame(
-            conn.execute(sa.select(records.c.record_key, records.c.first_seen_run)).fetchall(),
-            columns=["record_key", "first_seen_run"],
+            conn.execute(
+                sa.select(*(records.c[c] for c in kept), records.c.first_seen_run)
+            ).fetchall(),
+            columns=[*kept, "first_seen_run"],
         )
-        merged = frame.merge(previous, on="record_key", how="left")
-        merged["first_seen_run"] = merged["first_seen_run"].fillna(state.run_id)
-        merged["last_seen_run"] = state.run_id
-        # Records absent tonight are dropped: identity follows the records that still exist.
-        conn.execute(sa.delete(records))
-        _insert(conn, records, merged)
+        frame = state.records
+        frame = frame.reindex(columns=[*frame.columns, *(c for c in kept if c not in frame)])
+        merged = frame.merge(previous, on="record_key", how="left", suffixes=("", "_was"))
+        same = pd.Series(merged["first_seen_run"].notna().to_numpy(), index=merged.index)
+        for column in ("person_ref", "household_ref", "record_hash"):
+            now, was = merged[column].astype("string"), merged[f"{column}_was"].astype("string")
+            same &= ((now == was) | (now.isna() & was.isna())).fillna(False).astype(bool)
+        gone = previous.loc[~previous["record_key"].isin(frame["record_key"]), "record_key"]
+        rewrite = merged.loc[~same].copy()
+        stale = pd.concat([gone, rewrite.loc[rewrite["first_seen_run"].notna(), "record_key"]])
+        keys = stale.tolist()
+        for start in range(0, len(keys), 5_000):
+            conn.execute(
+                sa.delete(records).where(records.c.record_key.in_(keys[start : start + 5_000]))
+            )
+        rewrite["first_seen_run"] = rewrite["first_seen_run"].fillna(state.run_id)
+        rewrite["changed_run"] = state.run_id
+        _insert(conn, records, rewrite)
 
     def _write_links(self, conn: Connection, state: RunState) -> None:
         """Upsert tonight's pending review links; decided links are never touched by a run."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime
 
 import pandas as pd
@@ -110,6 +111,43 @@ def test_commit_run_round_trip_and_first_seen(store_url: str) -> None:
     assert active.loc[0, "raised_on"] == pd.Timestamp("2026-11-20")
     assert store.last_run()["run_id"] == "run-2"
     assert list(store.runs()["run_id"]) == ["run-1", "run-2"]
+
+
+def test_records_table_follows_tonight_rewriting_only_changed_rows(store_url: str) -> None:
+    store = Store(store_url)
+    first = _state("run-1")
+    store.commit_run(first)
+    records = pd.concat(
+        [
+            first.records.iloc[[0]].assign(household_ref="H2"),  # moved house
+            pd.DataFrame(  # new tonight; ae:R1:9 is gone
+                [
+                    {
+                        "record_key": "mh:M1:4",
+                        "source": "mh",
+                        "org_code": "M1",
+                        "record_id": "4",
+                        "person_ref": "P2",
+                        "household_ref": None,
+                        "record_hash": "z",
+                    }
+                ]
+            ),
+        ],
+        ignore_index=True,
+    )
+    store.commit_run(dataclasses.replace(_state("run-2"), records=records))
+    with store.engine.connect() as conn:
+        table = pd.read_sql("SELECT * FROM records ORDER BY record_key", conn)
+    assert list(table["record_key"]) == ["gp:A1:1", "mh:M1:4"]
+    assert list(table["household_ref"]) == ["H2", None]
+    assert list(table["first_seen_run"]) == ["run-1", "run-2"]
+    assert list(table["changed_run"]) == ["run-2", "run-2"]
+    # a night that changes nothing rewrites nothing
+    store.commit_run(dataclasses.replace(_state("run-3"), records=records))
+    with store.engine.connect() as conn:
+        again = pd.read_sql("SELECT * FROM records ORDER BY record_key", conn)
+    pd.testing.assert_frame_equal(again, table)
 
 
 def test_review_decisions_are_audited_and_survive_runs(store_url: str) -> None:
