@@ -178,7 +178,11 @@ _FLOOR_RE = (
 _NUMBER_SPLIT = (
     r"^(?P<pre>.*?)(?:^|[\s,])(?P<num>[0-9]+[A-Z]?(?:-[0-9]+[A-Z]?)?)(?=[\s,]|$)(?P<post>.*)$"
 )
-_ABBREV_RE = r"\b(" + "|".join(sorted(ABBREVIATIONS, key=len, reverse=True)) + r")\b"
+_EXPANSIONS: Mapping[str, str] = MappingProxyType({**ABBREVIATIONS, "ST": "STREET"})
+_EXPAND_RE = re.compile(
+    r"(?P<lead>^|,|\b[0-9]+[A-Z]?(?:-[0-9]+[A-Z]?)?)\s*\bST\s+(?=[A-Z])"
+    r"|\b(?P<word>" + "|".join(sorted(_EXPANSIONS, key=len, reverse=True)) + r")\b"
+)
 _STREET_TYPE_END = r"\b(?:" + "|".join(_STREET_TYPES) + r")$"
 
 
@@ -231,6 +235,25 @@ def _per_distinct(series: pd.Series, transform: Callable[[pd.Series], pd.Series]
     return np.append(done, "")[codes]
 
 
+def _on_rows(
+    text: pd.Series, rows: np.ndarray, transform: Callable[[pd.Series], pd.Series]
+) -> pd.Series:
+    """``text`` with ``transform`` applied to the rows where the mask ``rows`` is set.
+
+    Each pass below runs only on the rows it can change (a pass is the per-string cost
+    here), so on the usual tidy address most passes never run at all.
+    """
+    if not rows.any():
+        return text
+    out = text.to_numpy(dtype=object, copy=True)
+    out[rows] = transform(pd.Series(out[rows], dtype=object)).to_numpy(dtype=object)
+    return pd.Series(out, index=text.index, dtype=object)
+
+
+def _has(text: pd.Series, pattern: str) -> np.ndarray:
+    return text.str.contains(pattern, regex=True).to_numpy(dtype=bool)
+
+
 def _squash(series: pd.Series) -> pd.Series:
     return series.str.replace(r"\s+", " ", regex=True).str.strip()
 
@@ -260,14 +283,17 @@ def normalise_postcodes(postcode: pd.Series) -> pd.Series:
     return pd.Series(_per_distinct(postcode, _postcode_form), index=postcode.index, dtype=object)
 
 
+def _expansion(match: re.Match[str]) -> str:
+    word = match.group("word")
+    return match.group("lead") + " SAINT " if word is None else _EXPANSIONS[word]
+
+
 def _expand_abbreviations(text: pd.Series) -> pd.Series:
     # ST is SAINT at the start of a part (after a comma, a house number or the start) when a
-    # word follows ("14 ST JOHNS ROAD"); everywhere else it is STREET ("HIGH ST").
-    text = text.str.replace(
-        r"(^|,|\b[0-9]+[A-Z]?(?:-[0-9]+[A-Z]?)?)\s*\bST\s+(?=[A-Z])", r"\1 SAINT ", regex=True
-    )
-    text = text.str.replace(r"\bST\b", "STREET", regex=True)
-    return text.str.replace(_ABBREV_RE, lambda m: ABBREVIATIONS[m.group(1)], regex=True)
+    # word follows ("14 ST JOHNS ROAD"); everywhere else it is STREET ("HIGH ST").  One pass:
+    # the SAINT alternative is tried first at each position, and the word alternatives only
+    # ever match whole words, which the SAINT alternative never starts inside.
+    return text.str.replace(_EXPAND_RE, _expansion, regex=True)
 
 
 def _commas(text: pd.Series) -> pd.Series:
@@ -279,66 +305,93 @@ def _clean_lines(lines: pd.Series) -> pd.Series:
     """Cheap first pass over upper-cased lines: punctuation, spacing, ``2/14``, ranges.
 
     Its output is deduplicated again before the costly parse, so case, comma and spacing
-    variants of one address are parsed once.
+    variants of one address are parsed once.  The output is tidy (``_commas`` leaves it
+    as it is): single spaces, no space or second comma beside a comma, none at either end.
     """
-    text = lines.str.replace(r"['’`]", "", regex=True).str.replace("&", " AND ", regex=False)
-    # "2/14 OAK ROAD": flat 2 of number 14 (when it opens the address).
-    text = text.str.replace(
-        r"^[\s,]*([0-9]+[A-Z]?)\s*/\s*([0-9]+[A-Z]?)\b", r"FLAT \1, \2", regex=True
-    )
-    text = text.str.replace(r"([0-9])\s*-\s*([0-9])", r"\1-\2", regex=True)
-    text = text.str.replace(r"[^A-Z0-9,\-]+|-(?![0-9])|(?<![0-9])-", " ", regex=True)
-    text = text.str.replace(r"\bNO\s+(?=[0-9])", "", regex=True)
-    return _commas(text)
+
+    def punctuation(text: pd.Series) -> pd.Series:
+        text = text.str.replace(r"['’`]", "", regex=True).str.replace("&", " AND ", regex=False)
+        # "2/14 OAK ROAD": flat 2 of number 14 (when it opens the address).
+        text = text.str.replace(
+            r"^[\s,]*([0-9]+[A-Z]?)\s*/\s*([0-9]+[A-Z]?)\b", r"FLAT \1, \2", regex=True
+        )
+        text = text.str.replace(r"([0-9])\s*-\s*([0-9])", r"\1-\2", regex=True)
+        return text.str.replace(r"[^A-Z0-9,\-]+|-(?![0-9])|(?<![0-9])-", " ", regex=True)
+
+    def tidy(text: pd.Series) -> pd.Series:
+        return _commas(text.str.replace(r"\bNO\s+(?=[0-9])", "", regex=True))
+
+    # Lines of letters, digits, commas and single spaces only: punctuation() leaves them be.
+    text = _on_rows(lines, _has(lines, r"[^A-Z0-9, ]| {2}"), punctuation)
+    # From here the only whitespace is a plain space, so a line with no "NO " and no space
+    # or comma at an end or beside another is already tidy.
+    return _on_rows(text, _has(text, r"^[ ,]|[ ,]$|[ ,]{2}|\bNO\s"), tidy)
 
 
 def _parse_lines(text: pd.Series) -> pd.DataFrame:
-    """Parse distinct ``_clean_lines`` strings into components."""
+    """Parse distinct tidy ``_clean_lines`` strings into components."""
     compact = text.str.replace(r"[^A-Z0-9]", "", regex=True)
     nfa = compact.isin(_NFA_COMPACT) | compact.str.contains("NOFIXEDABODE", regex=False)
 
-    embedded = _postcode_form(text.str.extract(_POSTCODE_IN_TEXT, expand=False).fillna(""))
-    text = text.str.replace(_POSTCODE_IN_TEXT, " ", regex=True)
+    found = text.str.extract(_POSTCODE_IN_TEXT, expand=False)
+    has_postcode = found.notna().to_numpy()
+    embedded = np.full(len(text), "", dtype=object)
+    if has_postcode.any():
+        embedded[has_postcode] = _postcode_form(found[has_postcode]).to_numpy(dtype=object)
+    text = _on_rows(text, has_postcode, lambda t: t.str.replace(_POSTCODE_IN_TEXT, " ", regex=True))
 
-    flat = text.str.extract(_FLAT_RE, expand=False).fillna("")
-    text = text.str.replace(_FLAT_RE, " , ", regex=True, n=1)
+    flat = text.str.extract(_FLAT_RE, expand=False)
+    has_flat = flat.notna().to_numpy()
+    flat = flat.fillna("")
+    text = _on_rows(text, has_flat, lambda t: t.str.replace(_FLAT_RE, " , ", regex=True, n=1))
     floor = text.str.extract(_FLOOR_RE, expand=False)
+    has_floor = floor.notna().to_numpy()
     floor_code = floor.map(_FLOOR_CODES).fillna("")
     flat = flat.where(flat != "", floor_code)
-    text = text.str.replace(_FLOOR_RE, " , ", regex=True, n=1)
+    text = _on_rows(text, has_floor, lambda t: t.str.replace(_FLOOR_RE, " , ", regex=True, n=1))
 
-    text = _commas(_expand_abbreviations(_commas(text)))
+    # The text is tidy except where a component was cut out above, or SAINT put in below.
+    text = _on_rows(text, has_postcode | has_flat | has_floor, _commas)
+    expanded = _expand_abbreviations(text)
+    text = _on_rows(expanded, (expanded != text).to_numpy(), _commas)
 
     split = text.str.extract(_NUMBER_SPLIT)
-    has_number = split["num"].notna()
+    has_number = split["num"].notna().to_numpy()
     number = split["num"].fillna("")
-    pre = split["pre"].fillna("").str.strip(", ")
-    post = split["post"].fillna("").str.strip(", ")
-    street_after_number = post.str.extract(r"^([^,]*)", expand=False).fillna("").str.strip()
+    house_name = np.full(len(text), "", dtype=object)
+    street = np.full(len(text), "", dtype=object)
+    if has_number.any():
+        numbered = split[has_number]
+        house_name[has_number] = numbered["pre"].str.strip(", ").to_numpy(dtype=object)
+        post = numbered["post"].str.strip(", ")
+        street_after_number = post.str.extract(r"^([^,]*)", expand=False).str.strip()
+        street[has_number] = street_after_number.to_numpy(dtype=object)
+    if not has_number.all():
+        # Without a house number: "NAME, STREET", "NAME" or a lone "STREET".
+        parts = text[~has_number].str.extract(r"^([^,]*)(?:,([^,]*))?", expand=True).fillna("")
+        first = parts[0].str.strip().to_numpy(dtype=object)
+        second = parts[1].str.strip().to_numpy(dtype=object)
+        lone = second == ""
+        lone[lone] = _has(pd.Series(first[lone], dtype=object), _STREET_TYPE_END)
+        house_name[~has_number] = np.where(lone, "", first)
+        street[~has_number] = np.where(lone, first, second)
 
-    parts = text.str.extract(r"^([^,]*)(?:,([^,]*))?", expand=True).fillna("")
-    first = parts[0].str.strip()
-    second = parts[1].str.strip()
-    lone_is_street = (second == "") & first.str.contains(_STREET_TYPE_END, regex=True)
-    name_no_number = first.where(~lone_is_street, "")
-    street_no_number = second.where(~lone_is_street, first)
-
-    house_name = pre.where(has_number, name_no_number).str.replace(",", " ", regex=False)
-    street = street_after_number.where(has_number, street_no_number)
-    name_arr = _squash(house_name).to_numpy(dtype=object)
+    named = house_name != ""
+    house_name[named] = _squash(
+        pd.Series(house_name[named], dtype=object).str.replace(",", " ", regex=False)
+    ).to_numpy(dtype=object)
     flat_arr = flat.to_numpy(dtype=object)
     number_arr = number.to_numpy(dtype=object)
-    street_arr = street.to_numpy(dtype=object)
     flat_text = np.where(flat_arr == "", "", "FLAT " + flat_arr)
-    line_text = _join(_join(_join(flat_text, name_arr), number_arr), street_arr)
+    line_text = _join(_join(_join(flat_text, house_name), number_arr), street)
     return pd.DataFrame(
         {
             "flat": flat_arr,
             "house_number": number_arr,
-            "house_name": name_arr,
-            "street": street_arr,
+            "house_name": house_name,
+            "street": street,
             "line_text": line_text,
-            "embedded_postcode": embedded.to_numpy(dtype=object),
+            "embedded_postcode": embedded,
             "no_fixed_abode": nfa.to_numpy(dtype=bool),
         }
     )
