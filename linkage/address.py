@@ -184,6 +184,9 @@ _EXPAND_RE = re.compile(
     r"|\b(?P<word>" + "|".join(sorted(_EXPANSIONS, key=len, reverse=True)) + r")\b"
 )
 _STREET_TYPE_END = r"\b(?:" + "|".join(_STREET_TYPES) + r")$"
+# Something every match of _FLAT_RE, _FLOOR_RE, _POSTCODE_IN_TEXT or a no-fixed-abode text
+# contains (its compact form starts "NF" or "NOF"); a line without it needs none of them.
+_MAYBE_COMPONENT = rf"\b{_SUB_BUILDING}\s|\sFLOOR|[0-9][A-Z]{{2}}\b|N[^A-Z0-9]*(?:O[^A-Z0-9]*)?F"
 
 
 class AddressInputError(DalinkError):
@@ -264,14 +267,25 @@ def _join(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return np.where(left == "", right, np.where(right == "", left, both))
 
 
+def _string_array(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """An object array of str as a ``string`` array, NA where empty."""
+    values = values.copy()
+    values[values == ""] = None
+    return pd.array(values, dtype="string")
+
+
 def _postcode_form(upper: pd.Series) -> pd.Series:
     compact = upper.str.replace(r"[^A-Z0-9]", "", regex=True)
     return compact.str.replace(_POSTCODE_FULL, r"\1 \2", regex=True)
 
 
 def _uprn_form(upper: pd.Series) -> pd.Series:
-    digits = upper.str.strip().str.replace(r"\.0+$", "", regex=True)
-    return digits.str.replace(r"[^0-9]", "", regex=True).str.lstrip("0")
+    def clean(uprn: pd.Series) -> pd.Series:
+        digits = uprn.str.strip().str.replace(r"\.0+$", "", regex=True)
+        return digits.str.replace(r"[^0-9]", "", regex=True).str.lstrip("0")
+
+    # Plain digits without a leading zero (nearly all UPRNs) are already in form.
+    return _on_rows(upper, _has(upper, r"[^0-9]|^0"), clean)
 
 
 def _town_form(upper: pd.Series) -> pd.Series:
@@ -328,8 +342,8 @@ def _clean_lines(lines: pd.Series) -> pd.Series:
     return _on_rows(text, _has(text, r"^[ ,]|[ ,]$|[ ,]{2}|\bNO\s"), tidy)
 
 
-def _parse_lines(text: pd.Series) -> pd.DataFrame:
-    """Parse distinct tidy ``_clean_lines`` strings into components."""
+def _cut_components(text: pd.Series) -> pd.DataFrame:
+    """No-fixed-abode test; embedded postcode, flat and floor cut out of tidy lines."""
     compact = text.str.replace(r"[^A-Z0-9]", "", regex=True)
     nfa = compact.isin(_NFA_COMPACT) | compact.str.contains("NOFIXEDABODE", regex=False)
 
@@ -349,9 +363,35 @@ def _parse_lines(text: pd.Series) -> pd.DataFrame:
     floor_code = floor.map(_FLOOR_CODES).fillna("")
     flat = flat.where(flat != "", floor_code)
     text = _on_rows(text, has_floor, lambda t: t.str.replace(_FLOOR_RE, " , ", regex=True, n=1))
-
-    # The text is tidy except where a component was cut out above, or SAINT put in below.
+    # Tidy again where something was cut out.
     text = _on_rows(text, has_postcode | has_flat | has_floor, _commas)
+    return pd.DataFrame(
+        {
+            "text": text.to_numpy(dtype=object),
+            "flat": flat.to_numpy(dtype=object),
+            "embedded_postcode": embedded,
+            "no_fixed_abode": nfa.to_numpy(dtype=bool),
+        }
+    )
+
+
+def _parse_lines(text: pd.Series) -> pd.DataFrame:
+    """Parse distinct tidy ``_clean_lines`` strings into components."""
+    n = len(text)
+    lines = text.to_numpy(dtype=object, copy=True)
+    flat = np.full(n, "", dtype=object)
+    embedded = np.full(n, "", dtype=object)
+    nfa = np.zeros(n, dtype=bool)
+    maybe = _has(text, _MAYBE_COMPONENT)
+    if maybe.any():
+        cut = _cut_components(pd.Series(lines[maybe], dtype=object))
+        lines[maybe] = cut["text"].to_numpy()
+        flat[maybe] = cut["flat"].to_numpy()
+        embedded[maybe] = cut["embedded_postcode"].to_numpy()
+        nfa[maybe] = cut["no_fixed_abode"].to_numpy()
+    text = pd.Series(lines, dtype=object)
+
+    # Tidy again where SAINT was put in.
     expanded = _expand_abbreviations(text)
     text = _on_rows(expanded, (expanded != text).to_numpy(), _commas)
 
@@ -380,19 +420,18 @@ def _parse_lines(text: pd.Series) -> pd.DataFrame:
     house_name[named] = _squash(
         pd.Series(house_name[named], dtype=object).str.replace(",", " ", regex=False)
     ).to_numpy(dtype=object)
-    flat_arr = flat.to_numpy(dtype=object)
     number_arr = number.to_numpy(dtype=object)
-    flat_text = np.where(flat_arr == "", "", "FLAT " + flat_arr)
+    flat_text = np.where(flat == "", "", "FLAT " + flat)
     line_text = _join(_join(_join(flat_text, house_name), number_arr), street)
     return pd.DataFrame(
         {
-            "flat": flat_arr,
+            "flat": flat,
             "house_number": number_arr,
             "house_name": house_name,
             "street": street,
             "line_text": line_text,
             "embedded_postcode": embedded,
-            "no_fixed_abode": nfa.to_numpy(dtype=bool),
+            "no_fixed_abode": nfa,
         }
     )
 
@@ -435,20 +474,19 @@ def standardise_addresses(frame: pd.DataFrame) -> pd.DataFrame:
     has_point = (part["flat"] != "") | (part["house_number"] != "") | (part["house_name"] != "")
     usable = ~nfa & ((uprn != "") | ((postcode != "") & has_point))
 
+    text_columns = {
+        "flat": part["flat"],
+        "house_number": part["house_number"],
+        "house_name": part["house_name"],
+        "street": part["street"],
+        "town": town,
+        "postcode": postcode,
+        "uprn": uprn,
+        "address_text": _join(_join(part["line_text"], town), postcode),
+    }
     result = pd.DataFrame(
-        {
-            "flat": part["flat"],
-            "house_number": part["house_number"],
-            "house_name": part["house_name"],
-            "street": part["street"],
-            "town": town,
-            "postcode": postcode,
-            "uprn": uprn,
-            "address_text": _join(_join(part["line_text"], town), postcode),
-        },
-        index=frame.index,
+        {name: _string_array(values) for name, values in text_columns.items()}, index=frame.index
     )
-    result = result.replace("", None).astype("string")
     result["no_fixed_abode"] = nfa
     result["usable"] = usable
     result["has_address"] = has_line | (postcode != "") | (uprn != "")
