@@ -522,6 +522,15 @@ def _pairs_within(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pairs["i_l"].to_numpy(), pairs["i_r"].to_numpy()
 
 
+def _tuple_ids(*columns: np.ndarray) -> np.ndarray:
+    """One id per distinct row of equal-length non-negative integer columns."""
+    ids = np.zeros(len(columns[0]), dtype=np.int64)
+    for column in columns:
+        values = column.astype(np.int64)
+        ids = pd.factorize(ids * (int(values.max()) + 1) + values)[0].astype(np.int64)
+    return ids
+
+
 def _postcode_typo_pairs(
     postcode: pd.Series, flat: pd.Series, number: pd.Series, eligible: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -536,19 +545,24 @@ def _postcode_typo_pairs(
     if idx.size == 0:
         return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
     sub = compact.iloc[idx]
-    rest = ("|" + flat.iloc[idx] + "|" + number.iloc[idx]).to_numpy(dtype=object)
-    keys = []
     # Only the inward code (the last three characters): a neighbouring unit of the same
     # district.  An outward-code difference can be another town with the same street name
-    # ("HIGH STREET" in CV11 and CV12), which must not merge.
-    for pos in (-3, -2, -1):  # a loop over three postcode positions, not over records
-        masked = sub.str.slice_replace(pos, pos + 1 if pos < -1 else None, "?") + f"|{pos}"
-        keys.append(pd.Series(masked.to_numpy(dtype=object) + rest))
-    stacked = pd.concat(keys, ignore_index=True)
-    owner = np.tile(idx, 3)
-    group = pd.factorize(stacked)[0]
-    left, right = _pairs_within(group)
-    a, b = owner[left], owner[right]
+    # ("HIGH STREET" in CV11 and CV12), which must not merge.  Forms pair up when they share
+    # district, flat, number and two of the three inward characters (integer ids, no keys
+    # built as strings).
+    same = _tuple_ids(
+        pd.factorize(sub.str[:-3])[0],
+        pd.factorize(flat.iloc[idx])[0],
+        pd.factorize(number.iloc[idx])[0],
+    )
+    inward = sub.str[-3:].to_numpy(dtype="U3").view(np.uint32).reshape(-1, 3)
+    lefts, rights = [], []
+    for pos in range(3):  # a loop over three postcode positions, not over records
+        others = [k for k in range(3) if k != pos]
+        pos_left, pos_right = _pairs_within(_tuple_ids(same, *inward[:, others].T))
+        lefts.append(pos_left)
+        rights.append(pos_right)
+    a, b = idx[np.concatenate(lefts)], idx[np.concatenate(rights)]
     differ = compact.to_numpy(dtype=object)[a] != compact.to_numpy(dtype=object)[b]
     a, b = a[differ], b[differ]
     return np.minimum(a, b), np.maximum(a, b)
