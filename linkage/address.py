@@ -10,7 +10,10 @@ Parser choice
 -------------
 Hand-written regular expressions, applied column-at-a-time to the *distinct* address strings
 only (records repeat addresses across sources, so the per-string work is done once per
-distinct string).  Considered and not used:
+distinct string), and each pass only to the strings it can change: three cheap searches
+decide which lines have punctuation, untidy commas, a flat, floor, embedded postcode or
+no-fixed-abode text at all, so a tidy line costs a few passes, not ~25.  Considered and not
+used:
 
 * ``uk_address_matcher`` (MoJ, Splink-based): installs here but pulls Splink 4 + DuckDB and
   is built to match messy addresses *against a canonical gazetteer* (OS AddressBase / NGD),
