@@ -220,20 +220,24 @@ def _record_hash(records: pd.DataFrame) -> pd.Series:
 
 def _people(records: pd.DataFrame, households: pd.DataFrame) -> pd.DataFrame:
     """One row per person: a date of birth (GP's first, else the most recent record's)."""
-    order = records.assign(_gp=(records["source"] != "gp").astype(int)).sort_values(
-        ["person_ref", "_gp", "address_date"], ascending=[True, True, False]
+    # Only the columns the choice needs are sorted, and person_ref is not a sort key: the
+    # sort is stable, so each person's rows keep the order a person-first sort gave them.
+    dated = records.loc[
+        records["date_of_birth"].notna(), ["person_ref", "source", "address_date", "date_of_birth"]
+    ]
+    dob = (
+        dated.assign(_gp=(dated["source"] != "gp").astype(int))
+        .sort_values(["_gp", "address_date"], ascending=[True, False], kind="stable")
+        .drop_duplicates("person_ref")
+        .set_index("person_ref")["date_of_birth"]
     )
-    dob = order.dropna(subset=["date_of_birth"]).groupby("person_ref")["date_of_birth"].first()
-    people = pd.DataFrame({"person_ref": records["person_ref"].drop_duplicates()})
-    people = people.merge(dob.rename("date_of_birth"), on="person_ref", how="left")
-    return people.merge(
-        households[["person_ref", "household_ref", "communal", "sensitive"]],
-        on="person_ref",
-        how="left",
-    ).assign(
-        communal=lambda f: f["communal"].fillna(False).astype(bool),
-        sensitive=lambda f: f["sensitive"].fillna(False).astype(bool),
-    )
+    people = records[["person_ref"]].drop_duplicates().reset_index(drop=True)
+    people["date_of_birth"] = people["person_ref"].map(dob)
+    placed = households.set_index("person_ref").reindex(people["person_ref"])
+    people["household_ref"] = placed["household_ref"].array
+    people["communal"] = placed["communal"].fillna(False).astype(bool).to_numpy()
+    people["sensitive"] = placed["sensitive"].fillna(False).astype(bool).to_numpy()
+    return people
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,10 @@ Parser choice
 -------------
 Hand-written regular expressions, applied column-at-a-time to the *distinct* address strings
 only (records repeat addresses across sources, so the per-string work is done once per
-distinct string).  Considered and not used:
+distinct string), and each pass only to the strings it can change: three cheap searches
+decide which lines have punctuation, untidy commas, a flat, floor, embedded postcode or
+no-fixed-abode text at all, so a tidy line costs a few passes, not ~25.  Considered and not
+used:
 
 * ``uk_address_matcher`` (MoJ, Splink-based): installs here but pulls Splink 4 + DuckDB and
   is built to match messy addresses *against a canonical gazetteer* (OS AddressBase / NGD),
@@ -178,8 +181,15 @@ _FLOOR_RE = (
 _NUMBER_SPLIT = (
     r"^(?P<pre>.*?)(?:^|[\s,])(?P<num>[0-9]+[A-Z]?(?:-[0-9]+[A-Z]?)?)(?=[\s,]|$)(?P<post>.*)$"
 )
-_ABBREV_RE = r"\b(" + "|".join(sorted(ABBREVIATIONS, key=len, reverse=True)) + r")\b"
+_EXPANSIONS: Mapping[str, str] = MappingProxyType({**ABBREVIATIONS, "ST": "STREET"})
+_EXPAND_RE = re.compile(
+    r"(?P<lead>^|,|\b[0-9]+[A-Z]?(?:-[0-9]+[A-Z]?)?)\s*\bST\s+(?=[A-Z])"
+    r"|\b(?P<word>" + "|".join(sorted(_EXPANSIONS, key=len, reverse=True)) + r")\b"
+)
 _STREET_TYPE_END = r"\b(?:" + "|".join(_STREET_TYPES) + r")$"
+# Something every match of _FLAT_RE, _FLOOR_RE, _POSTCODE_IN_TEXT or a no-fixed-abode text
+# contains (its compact form starts "NF" or "NOF"); a line without it needs none of them.
+_MAYBE_COMPONENT = rf"\b{_SUB_BUILDING}\s|\sFLOOR|[0-9][A-Z]{{2}}\b|N[^A-Z0-9]*(?:O[^A-Z0-9]*)?F"
 
 
 class AddressInputError(DalinkError):
@@ -231,6 +241,25 @@ def _per_distinct(series: pd.Series, transform: Callable[[pd.Series], pd.Series]
     return np.append(done, "")[codes]
 
 
+def _on_rows(
+    text: pd.Series, rows: np.ndarray, transform: Callable[[pd.Series], pd.Series]
+) -> pd.Series:
+    """``text`` with ``transform`` applied to the rows where the mask ``rows`` is set.
+
+    Each pass below runs only on the rows it can change (a pass is the per-string cost
+    here), so on the usual tidy address most passes never run at all.
+    """
+    if not rows.any():
+        return text
+    out = text.to_numpy(dtype=object, copy=True)
+    out[rows] = transform(pd.Series(out[rows], dtype=object)).to_numpy(dtype=object)
+    return pd.Series(out, index=text.index, dtype=object)
+
+
+def _has(text: pd.Series, pattern: str) -> np.ndarray:
+    return text.str.contains(pattern, regex=True).to_numpy(dtype=bool)
+
+
 def _squash(series: pd.Series) -> pd.Series:
     return series.str.replace(r"\s+", " ", regex=True).str.strip()
 
@@ -241,14 +270,25 @@ def _join(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return np.where(left == "", right, np.where(right == "", left, both))
 
 
+def _string_array(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """An object array of str as a ``string`` array, NA where empty."""
+    values = values.copy()
+    values[values == ""] = None
+    return pd.array(values, dtype="string")
+
+
 def _postcode_form(upper: pd.Series) -> pd.Series:
     compact = upper.str.replace(r"[^A-Z0-9]", "", regex=True)
     return compact.str.replace(_POSTCODE_FULL, r"\1 \2", regex=True)
 
 
 def _uprn_form(upper: pd.Series) -> pd.Series:
-    digits = upper.str.strip().str.replace(r"\.0+$", "", regex=True)
-    return digits.str.replace(r"[^0-9]", "", regex=True).str.lstrip("0")
+    def clean(uprn: pd.Series) -> pd.Series:
+        digits = uprn.str.strip().str.replace(r"\.0+$", "", regex=True)
+        return digits.str.replace(r"[^0-9]", "", regex=True).str.lstrip("0")
+
+    # Plain digits without a leading zero (nearly all UPRNs) are already in form.
+    return _on_rows(upper, _has(upper, r"[^0-9]|^0"), clean)
 
 
 def _town_form(upper: pd.Series) -> pd.Series:
@@ -260,14 +300,17 @@ def normalise_postcodes(postcode: pd.Series) -> pd.Series:
     return pd.Series(_per_distinct(postcode, _postcode_form), index=postcode.index, dtype=object)
 
 
+def _expansion(match: re.Match[str]) -> str:
+    word = match.group("word")
+    return match.group("lead") + " SAINT " if word is None else _EXPANSIONS[word]
+
+
 def _expand_abbreviations(text: pd.Series) -> pd.Series:
     # ST is SAINT at the start of a part (after a comma, a house number or the start) when a
-    # word follows ("14 ST JOHNS ROAD"); everywhere else it is STREET ("HIGH ST").
-    text = text.str.replace(
-        r"(^|,|\b[0-9]+[A-Z]?(?:-[0-9]+[A-Z]?)?)\s*\bST\s+(?=[A-Z])", r"\1 SAINT ", regex=True
-    )
-    text = text.str.replace(r"\bST\b", "STREET", regex=True)
-    return text.str.replace(_ABBREV_RE, lambda m: ABBREVIATIONS[m.group(1)], regex=True)
+    # word follows ("14 ST JOHNS ROAD"); everywhere else it is STREET ("HIGH ST").  One pass:
+    # the SAINT alternative is tried first at each position, and the word alternatives only
+    # ever match whole words, which the SAINT alternative never starts inside.
+    return text.str.replace(_EXPAND_RE, _expansion, regex=True)
 
 
 def _commas(text: pd.Series) -> pd.Series:
@@ -279,67 +322,119 @@ def _clean_lines(lines: pd.Series) -> pd.Series:
     """Cheap first pass over upper-cased lines: punctuation, spacing, ``2/14``, ranges.
 
     Its output is deduplicated again before the costly parse, so case, comma and spacing
-    variants of one address are parsed once.
+    variants of one address are parsed once.  The output is tidy (``_commas`` leaves it
+    as it is): single spaces, no space or second comma beside a comma, none at either end.
     """
-    text = lines.str.replace(r"['’`]", "", regex=True).str.replace("&", " AND ", regex=False)
-    # "2/14 OAK ROAD": flat 2 of number 14 (when it opens the address).
-    text = text.str.replace(
-        r"^[\s,]*([0-9]+[A-Z]?)\s*/\s*([0-9]+[A-Z]?)\b", r"FLAT \1, \2", regex=True
-    )
-    text = text.str.replace(r"([0-9])\s*-\s*([0-9])", r"\1-\2", regex=True)
-    text = text.str.replace(r"[^A-Z0-9,\-]+|-(?![0-9])|(?<![0-9])-", " ", regex=True)
-    text = text.str.replace(r"\bNO\s+(?=[0-9])", "", regex=True)
-    return _commas(text)
+
+    def punctuation(text: pd.Series) -> pd.Series:
+        text = text.str.replace(r"['’`]", "", regex=True).str.replace("&", " AND ", regex=False)
+        # "2/14 OAK ROAD": flat 2 of number 14 (when it opens the address).
+        text = text.str.replace(
+            r"^[\s,]*([0-9]+[A-Z]?)\s*/\s*([0-9]+[A-Z]?)\b", r"FLAT \1, \2", regex=True
+        )
+        text = text.str.replace(r"([0-9])\s*-\s*([0-9])", r"\1-\2", regex=True)
+        return text.str.replace(r"[^A-Z0-9,\-]+|-(?![0-9])|(?<![0-9])-", " ", regex=True)
+
+    def tidy(text: pd.Series) -> pd.Series:
+        return _commas(text.str.replace(r"\bNO\s+(?=[0-9])", "", regex=True))
+
+    # Lines of letters, digits, commas and single spaces only: punctuation() leaves them be.
+    text = _on_rows(lines, _has(lines, r"[^A-Z0-9, ]| {2}"), punctuation)
+    # From here the only whitespace is a plain space, so a line with no "NO " and no space
+    # or comma at an end or beside another is already tidy.
+    return _on_rows(text, _has(text, r"^[ ,]|[ ,]$|[ ,]{2}|\bNO\s"), tidy)
 
 
-def _parse_lines(text: pd.Series) -> pd.DataFrame:
-    """Parse distinct ``_clean_lines`` strings into components."""
+def _cut_components(text: pd.Series) -> pd.DataFrame:
+    """No-fixed-abode test; embedded postcode, flat and floor cut out of tidy lines."""
     compact = text.str.replace(r"[^A-Z0-9]", "", regex=True)
     nfa = compact.isin(_NFA_COMPACT) | compact.str.contains("NOFIXEDABODE", regex=False)
 
-    embedded = _postcode_form(text.str.extract(_POSTCODE_IN_TEXT, expand=False).fillna(""))
-    text = text.str.replace(_POSTCODE_IN_TEXT, " ", regex=True)
+    found = text.str.extract(_POSTCODE_IN_TEXT, expand=False)
+    has_postcode = found.notna().to_numpy()
+    embedded = np.full(len(text), "", dtype=object)
+    if has_postcode.any():
+        embedded[has_postcode] = _postcode_form(found[has_postcode]).to_numpy(dtype=object)
+    text = _on_rows(text, has_postcode, lambda t: t.str.replace(_POSTCODE_IN_TEXT, " ", regex=True))
 
-    flat = text.str.extract(_FLAT_RE, expand=False).fillna("")
-    text = text.str.replace(_FLAT_RE, " , ", regex=True, n=1)
+    flat = text.str.extract(_FLAT_RE, expand=False)
+    has_flat = flat.notna().to_numpy()
+    flat = flat.fillna("")
+    text = _on_rows(text, has_flat, lambda t: t.str.replace(_FLAT_RE, " , ", regex=True, n=1))
     floor = text.str.extract(_FLOOR_RE, expand=False)
+    has_floor = floor.notna().to_numpy()
     floor_code = floor.map(_FLOOR_CODES).fillna("")
     flat = flat.where(flat != "", floor_code)
-    text = text.str.replace(_FLOOR_RE, " , ", regex=True, n=1)
-
-    text = _commas(_expand_abbreviations(_commas(text)))
-
-    split = text.str.extract(_NUMBER_SPLIT)
-    has_number = split["num"].notna()
-    number = split["num"].fillna("")
-    pre = split["pre"].fillna("").str.strip(", ")
-    post = split["post"].fillna("").str.strip(", ")
-    street_after_number = post.str.extract(r"^([^,]*)", expand=False).fillna("").str.strip()
-
-    parts = text.str.extract(r"^([^,]*)(?:,([^,]*))?", expand=True).fillna("")
-    first = parts[0].str.strip()
-    second = parts[1].str.strip()
-    lone_is_street = (second == "") & first.str.contains(_STREET_TYPE_END, regex=True)
-    name_no_number = first.where(~lone_is_street, "")
-    street_no_number = second.where(~lone_is_street, first)
-
-    house_name = pre.where(has_number, name_no_number).str.replace(",", " ", regex=False)
-    street = street_after_number.where(has_number, street_no_number)
-    name_arr = _squash(house_name).to_numpy(dtype=object)
-    flat_arr = flat.to_numpy(dtype=object)
-    number_arr = number.to_numpy(dtype=object)
-    street_arr = street.to_numpy(dtype=object)
-    flat_text = np.where(flat_arr == "", "", "FLAT " + flat_arr)
-    line_text = _join(_join(_join(flat_text, name_arr), number_arr), street_arr)
+    text = _on_rows(text, has_floor, lambda t: t.str.replace(_FLOOR_RE, " , ", regex=True, n=1))
+    # Tidy again where something was cut out.
+    text = _on_rows(text, has_postcode | has_flat | has_floor, _commas)
     return pd.DataFrame(
         {
-            "flat": flat_arr,
-            "house_number": number_arr,
-            "house_name": name_arr,
-            "street": street_arr,
-            "line_text": line_text,
-            "embedded_postcode": embedded.to_numpy(dtype=object),
+            "text": text.to_numpy(dtype=object),
+            "flat": flat.to_numpy(dtype=object),
+            "embedded_postcode": embedded,
             "no_fixed_abode": nfa.to_numpy(dtype=bool),
+        }
+    )
+
+
+def _parse_lines(text: pd.Series) -> pd.DataFrame:
+    """Parse distinct tidy ``_clean_lines`` strings into components."""
+    n = len(text)
+    lines = text.to_numpy(dtype=object, copy=True)
+    flat = np.full(n, "", dtype=object)
+    embedded = np.full(n, "", dtype=object)
+    nfa = np.zeros(n, dtype=bool)
+    maybe = _has(text, _MAYBE_COMPONENT)
+    if maybe.any():
+        cut = _cut_components(pd.Series(lines[maybe], dtype=object))
+        lines[maybe] = cut["text"].to_numpy()
+        flat[maybe] = cut["flat"].to_numpy()
+        embedded[maybe] = cut["embedded_postcode"].to_numpy()
+        nfa[maybe] = cut["no_fixed_abode"].to_numpy()
+    text = pd.Series(lines, dtype=object)
+
+    # Tidy again where SAINT was put in.
+    expanded = _expand_abbreviations(text)
+    text = _on_rows(expanded, (expanded != text).to_numpy(), _commas)
+
+    split = text.str.extract(_NUMBER_SPLIT)
+    has_number = split["num"].notna().to_numpy()
+    number = split["num"].fillna("")
+    house_name = np.full(len(text), "", dtype=object)
+    street = np.full(len(text), "", dtype=object)
+    if has_number.any():
+        numbered = split[has_number]
+        house_name[has_number] = numbered["pre"].str.strip(", ").to_numpy(dtype=object)
+        post = numbered["post"].str.strip(", ")
+        street_after_number = post.str.extract(r"^([^,]*)", expand=False).str.strip()
+        street[has_number] = street_after_number.to_numpy(dtype=object)
+    if not has_number.all():
+        # Without a house number: "NAME, STREET", "NAME" or a lone "STREET".
+        parts = text[~has_number].str.extract(r"^([^,]*)(?:,([^,]*))?", expand=True).fillna("")
+        first = parts[0].str.strip().to_numpy(dtype=object)
+        second = parts[1].str.strip().to_numpy(dtype=object)
+        lone = second == ""
+        lone[lone] = _has(pd.Series(first[lone], dtype=object), _STREET_TYPE_END)
+        house_name[~has_number] = np.where(lone, "", first)
+        street[~has_number] = np.where(lone, first, second)
+
+    named = house_name != ""
+    house_name[named] = _squash(
+        pd.Series(house_name[named], dtype=object).str.replace(",", " ", regex=False)
+    ).to_numpy(dtype=object)
+    number_arr = number.to_numpy(dtype=object)
+    flat_text = np.where(flat == "", "", "FLAT " + flat)
+    line_text = _join(_join(_join(flat_text, house_name), number_arr), street)
+    return pd.DataFrame(
+        {
+            "flat": flat,
+            "house_number": number_arr,
+            "house_name": house_name,
+            "street": street,
+            "line_text": line_text,
+            "embedded_postcode": embedded,
+            "no_fixed_abode": nfa,
         }
     )
 
@@ -382,20 +477,19 @@ def standardise_addresses(frame: pd.DataFrame) -> pd.DataFrame:
     has_point = (part["flat"] != "") | (part["house_number"] != "") | (part["house_name"] != "")
     usable = ~nfa & ((uprn != "") | ((postcode != "") & has_point))
 
+    text_columns = {
+        "flat": part["flat"],
+        "house_number": part["house_number"],
+        "house_name": part["house_name"],
+        "street": part["street"],
+        "town": town,
+        "postcode": postcode,
+        "uprn": uprn,
+        "address_text": _join(_join(part["line_text"], town), postcode),
+    }
     result = pd.DataFrame(
-        {
-            "flat": part["flat"],
-            "house_number": part["house_number"],
-            "house_name": part["house_name"],
-            "street": part["street"],
-            "town": town,
-            "postcode": postcode,
-            "uprn": uprn,
-            "address_text": _join(_join(part["line_text"], town), postcode),
-        },
-        index=frame.index,
+        {name: _string_array(values) for name, values in text_columns.items()}, index=frame.index
     )
-    result = result.replace("", None).astype("string")
     result["no_fixed_abode"] = nfa
     result["usable"] = usable
     result["has_address"] = has_line | (postcode != "") | (uprn != "")
@@ -431,6 +525,15 @@ def _pairs_within(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pairs["i_l"].to_numpy(), pairs["i_r"].to_numpy()
 
 
+def _tuple_ids(*columns: np.ndarray) -> np.ndarray:
+    """One id per distinct row of equal-length non-negative integer columns."""
+    ids = np.zeros(len(columns[0]), dtype=np.int64)
+    for column in columns:
+        values = column.astype(np.int64)
+        ids = pd.factorize(ids * (int(values.max()) + 1) + values)[0].astype(np.int64)
+    return ids
+
+
 def _postcode_typo_pairs(
     postcode: pd.Series, flat: pd.Series, number: pd.Series, eligible: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -445,19 +548,24 @@ def _postcode_typo_pairs(
     if idx.size == 0:
         return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
     sub = compact.iloc[idx]
-    rest = ("|" + flat.iloc[idx] + "|" + number.iloc[idx]).to_numpy(dtype=object)
-    keys = []
     # Only the inward code (the last three characters): a neighbouring unit of the same
     # district.  An outward-code difference can be another town with the same street name
-    # ("HIGH STREET" in CV11 and CV12), which must not merge.
-    for pos in (-3, -2, -1):  # a loop over three postcode positions, not over records
-        masked = sub.str.slice_replace(pos, pos + 1 if pos < -1 else None, "?") + f"|{pos}"
-        keys.append(pd.Series(masked.to_numpy(dtype=object) + rest))
-    stacked = pd.concat(keys, ignore_index=True)
-    owner = np.tile(idx, 3)
-    group = pd.factorize(stacked)[0]
-    left, right = _pairs_within(group)
-    a, b = owner[left], owner[right]
+    # ("HIGH STREET" in CV11 and CV12), which must not merge.  Forms pair up when they share
+    # district, flat, number and two of the three inward characters (integer ids, no keys
+    # built as strings).
+    same = _tuple_ids(
+        pd.factorize(sub.str[:-3])[0],
+        pd.factorize(flat.iloc[idx])[0],
+        pd.factorize(number.iloc[idx])[0],
+    )
+    inward = sub.str[-3:].to_numpy(dtype="U3").view(np.uint32).reshape(-1, 3)
+    lefts, rights = [], []
+    for pos in range(3):  # a loop over three postcode positions, not over records
+        others = [k for k in range(3) if k != pos]
+        pos_left, pos_right = _pairs_within(_tuple_ids(same, *inward[:, others].T))
+        lefts.append(pos_left)
+        rights.append(pos_right)
+    a, b = idx[np.concatenate(lefts)], idx[np.concatenate(rights)]
     differ = compact.to_numpy(dtype=object)[a] != compact.to_numpy(dtype=object)[b]
     a, b = a[differ], b[differ]
     return np.minimum(a, b), np.maximum(a, b)

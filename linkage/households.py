@@ -98,6 +98,54 @@ def _as_of_end(as_of: dt.date | dt.datetime | pd.Timestamp | str) -> pd.Timestam
     return day + pd.Timedelta(days=1)
 
 
+def _has_text(frame: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
+    """Rows where any of ``columns`` holds more than blanks (tested once per distinct value)."""
+    found = np.zeros(len(frame), dtype=bool)
+    for column in columns:  # a loop over a few columns, not over records
+        codes, values = pd.factorize(frame[column].astype("string"))
+        filled = (pd.Series(values, dtype="string").str.strip() != "").to_numpy(dtype=bool)
+        found |= np.append(filled, False)[codes]
+    return found
+
+
+def _current_rows(
+    person: np.ndarray,
+    not_current: np.ndarray,
+    undated: np.ndarray,
+    neg_date: np.ndarray,
+    record_key: np.ndarray,
+) -> np.ndarray:
+    """Ascending positions of each person's first row in the order ``not_current, undated,
+    neg_date, record_key`` (ties: the earlier position).
+
+    An integer lexsort does the work; record keys are string-compared only between a
+    person's rows that tie on all three other keys (rare), not sorted for every record.
+    """
+    if not len(person):
+        return np.empty(0, dtype=np.intp)
+    code = pd.factorize(person)[0]
+    order = np.lexsort((neg_date, undated, not_current, code))
+    code, not_current = code[order], not_current[order]
+    undated, neg_date = undated[order], neg_date[order]
+    same_person = code[1:] == code[:-1]
+    tied = same_person & (not_current[1:] == not_current[:-1])
+    tied &= (undated[1:] == undated[:-1]) & (neg_date[1:] == neg_date[:-1])
+    run_start = np.r_[True, ~tied]
+    run = np.cumsum(run_start) - 1
+    # A person's candidates: the run of rows tied with its first row in that order.
+    best = np.r_[True, ~same_person][run_start][run]
+    single = best & (np.bincount(run)[run] == 1)
+    picked = [order[single]]
+    several = best & ~single
+    if several.any():
+        ties = pd.DataFrame(
+            {"code": code[several], "key": record_key[order[several]], "row": order[several]}
+        )
+        ties = ties.sort_values("key", kind="stable").drop_duplicates("code")
+        picked.append(ties["row"].to_numpy())
+    return np.sort(np.concatenate(picked))
+
+
 def build_households(
     records: pd.DataFrame,
     *,
@@ -141,52 +189,48 @@ def build_households(
     # Only those addresses are parsed and keyed: old addresses never place anyone, and
     # parsing is most of the cost.
     kept = records.loc[~sensitive]
-    address_fields = kept[["address_1", "address_2", "postcode", "uprn"]].astype("string")
-    has_info = (address_fields.fillna("").apply(lambda c: c.str.strip() != "")).any(axis=1)
+    has_info = _has_text(kept, ("address_1", "address_2", "postcode", "uprn"))
     date = pd.to_datetime(kept["address_date"])
-    in_time = date.isna() | (date < cutoff)
-    candidates = pd.DataFrame(
-        {
-            "person_ref": kept["person_ref"].astype(str).to_numpy(dtype=object),
-            "not_current": ~(
-                kept["gp_current"].fillna(False).to_numpy(dtype=bool)
-                & (kept["source"].astype(str) == "gp").to_numpy()
-            ),
-            "undated": date.isna().to_numpy(),
-            "neg_date": -date.fillna(pd.Timestamp(0)).to_numpy().astype("int64"),
-            "record_key": kept["record_key"].astype(str).to_numpy(dtype=object),
-            "row": np.arange(len(kept)),
-        }
-    )[(has_info & in_time).to_numpy()]
-    current = candidates.sort_values(
-        ["person_ref", "not_current", "undated", "neg_date", "record_key"], kind="stable"
-    ).drop_duplicates("person_ref", keep="first")
-    chosen = kept.iloc[np.sort(current["row"].to_numpy())]
+    eligible = np.flatnonzero(has_info & (date.isna() | (date < cutoff)).to_numpy())
+    current_gp = (
+        kept["gp_current"].fillna(False).to_numpy(dtype=bool)
+        & (kept["source"].astype(str) == "gp").to_numpy()
+    )
+    rows = eligible[
+        _current_rows(
+            person[~sensitive][eligible],
+            ~current_gp[eligible],
+            date.isna().to_numpy()[eligible],
+            -date.fillna(pd.Timestamp(0)).to_numpy().astype("int64")[eligible],
+            kept["record_key"].astype(str).to_numpy(dtype=object)[eligible],
+        )
+    ]
+    chosen = kept.iloc[rows]
     std = standardise_addresses(chosen)
     address_key = assign_address_keys(std, settings=settings)
-    addresses = pd.DataFrame(
-        {
-            "record_key": chosen["record_key"].astype("string").to_numpy(),
-            "address_key": address_key.to_numpy(),
-            "no_fixed_abode": std["no_fixed_abode"].to_numpy(dtype=bool),
-        }
-    )
-    current = current[["person_ref", "record_key"]].merge(
-        addresses.assign(record_key=addresses["record_key"].astype(str)), on="record_key"
-    )
     addresses = (
-        addresses.loc[addresses["address_key"].notna(), ["record_key", "address_key"]]
+        pd.DataFrame(
+            {
+                "record_key": chosen["record_key"].astype("string").to_numpy(),
+                "address_key": address_key.to_numpy(),
+            }
+        )
+        .loc[address_key.notna().to_numpy()]
         .sort_values("record_key", kind="stable")
         .reset_index(drop=True)
     )
 
-    people = pd.DataFrame({"person_ref": np.sort(pd.unique(person).astype(object))})
-    people = people.merge(
-        current[["person_ref", "address_key", "no_fixed_abode"]], on="person_ref", how="left"
-    )
+    # People sorted by person_ref; each chosen record is one person's (codes, not a merge).
+    code, refs = pd.factorize(person, sort=True)
+    chosen_person = code[~sensitive][rows]
+    people = pd.DataFrame({"person_ref": np.asarray(refs, dtype=object)})
     people["sensitive"] = people["person_ref"].isin(sensitive_people).to_numpy()
-    people["no_fixed_abode"] = people["no_fixed_abode"].eq(True).to_numpy()
-    people["address_key"] = people["address_key"].astype("string")
+    no_fixed_abode = np.zeros(len(people), dtype=bool)
+    no_fixed_abode[chosen_person] = std["no_fixed_abode"].to_numpy(dtype=bool)
+    people["no_fixed_abode"] = no_fixed_abode
+    person_key = np.full(len(people), pd.NA, dtype=object)
+    person_key[chosen_person] = address_key.to_numpy(dtype=object)
+    people["address_key"] = pd.Series(person_key, dtype="string")
     people.loc[people["sensitive"], "address_key"] = pd.NA
     sizes = people.groupby("address_key")["person_ref"].transform("size")
     people["communal"] = (sizes.fillna(0) > max_persons).to_numpy()

@@ -60,6 +60,17 @@ PARSE_CASES = [
     ("6 Oak Wy", "", "CV3 3AL", ("", "6", "", "OAK WAY", "CV3 3AL")),
     ("No 7 Birch Grv", "", "CV3 3AN", ("", "7", "", "BIRCH GROVE", "CV3 3AN")),
     ("12 Oak Road CV11 4AA", "", "", ("", "12", "", "OAK ROAD", "CV11 4AA")),
+    # Lines that need only some of the passes (each pass runs only where it can change
+    # something): untidy commas and spaces alone, several components cut from one line.
+    ("14  Oak  Rd ,", " , ", "CV11 4AA", ("", "14", "", "OAK ROAD", "CV11 4AA")),
+    (" , 14 Oak Road", "", "CV11 4AA", ("", "14", "", "OAK ROAD", "CV11 4AA")),
+    ("14\tOak\u00a0Road", "", "CV11 4AA", ("", "14", "", "OAK ROAD", "CV11 4AA")),
+    ("Flat 3, 12 Oak Road CV11 4AA", "", "", ("3", "12", "", "OAK ROAD", "CV11 4AA")),
+    ("First Floor Flat, 22 Elm Grove", "", "CV1 1AA", ("1F", "22", "", "ELM GROVE", "CV1 1AA")),
+    ("Top floor", "3 Mill Lane", "CV1 1AB", ("TF", "3", "", "MILL LANE", "CV1 1AB")),
+    ("Maisonette 2", "14 Oak Road", "CV1 1AA", ("2", "14", "", "OAK ROAD", "CV1 1AA")),
+    ("Apt B, Rose Court", "Mill Lane", "CV1 1AB", ("B", "", "ROSE COURT", "MILL LANE", "CV1 1AB")),
+    ("No. 7 St Marys Ct", "", "CV3 3AN", ("", "7", "", "SAINT MARYS COURT", "CV3 3AN")),
 ]
 
 

@@ -147,6 +147,46 @@ MOVER_CASES = [
         ],
         "new",
     ),
+    (
+        "same date: the smallest record_key, whatever the row order",
+        [
+            _person(
+                "police:F:2",
+                "m",
+                "5 New Street",
+                "CV2 2BB",
+                source="police",
+                address_date="2024-03-01",
+            ),
+            _person(
+                "ae:R1:7", "m", "14 Oak Road", "CV11 4AA", source="ae", address_date="2024-03-01"
+            ),
+        ],
+        "old",
+    ),
+    (
+        "undated records come after dated ones",
+        [
+            _person("ae:R1:7", "m", "5 New Street", "CV2 2BB", source="ae", address_date=None),
+            _person(
+                "police:F:2",
+                "m",
+                "14 Oak Road",
+                "CV11 4AA",
+                source="police",
+                address_date="2019-01-01",
+            ),
+        ],
+        "old",
+    ),
+    (
+        "all undated: the smallest record_key",
+        [
+            _person("police:F:2", "m", "14 Oak Road", "CV11 4AA", address_date=None),
+            _person("ae:R1:7", "m", "5 New Street", "CV2 2BB", source="ae", address_date=None),
+        ],
+        "new",
+    ),
 ]
 
 
@@ -311,6 +351,12 @@ def test_bad_options_fail_fast(options: dict[str, Any], error: type[Exception]) 
     kwargs: dict[str, Any] = {"as_of": AS_OF, "key": KEY, **options}
     with pytest.raises(error):
         build_households(_night(False), **kwargs)
+
+
+def test_no_records_no_people() -> None:
+    households = build_households(_night(False).iloc[:0], as_of=AS_OF, key=KEY)
+    assert list(households.people.columns) == list(PEOPLE_COLUMNS)
+    assert households.people.empty and households.addresses.empty
 
 
 def test_missing_columns_fail_fast() -> None:
