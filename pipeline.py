@@ -55,7 +55,7 @@ from linkage import (
     link_records,
 )
 from linkage.comparisons import COMPARISONS
-from linkage.households import build_households
+from linkage.households import Households, build_households
 from rules import (
     CodeLists,
     RuleConfigError,
@@ -255,16 +255,19 @@ def _with_households(
     as_of: date,
     key: bytes,
     config: RunConfig,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Records with their person and household, and one row per person."""
+    known: Households | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, Households]:
+    """Records with their person and household, one row per person, and the households.
+    ``known``: tonight's households under the confirmed persons (their address keys are
+    reused, see ``build_households``)."""
     linked = records.merge(record_person, on="record_key", how="left")
     households = build_households(
-        linked, as_of=as_of, key=key, max_persons=config.max_household_persons
+        linked, as_of=as_of, key=key, max_persons=config.max_household_persons, known=known
     )
     linked = linked.merge(
         households.people[["person_ref", "household_ref"]], on="person_ref", how="left"
     )
-    return linked, _people(linked, households.people)
+    return linked, _people(linked, households.people), households
 
 
 def _evaluate(
@@ -484,7 +487,7 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
                     f"{len(result.review)} links to review"
                 )
             with stages.stage("households") as note:
-                linked, people = _with_households(
+                linked, people, households = _with_households(
                     records, record_person, as_of=options.as_of, key=key, config=config
                 )
                 note["detail"] = f"{people['household_ref'].nunique()} households"
@@ -501,8 +504,13 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
                 )
                 if len(review):
                     provisional_map = _provisional_refs(result, record_person)
-                    linked_p, people_p = _with_households(
-                        records, provisional_map, as_of=options.as_of, key=key, config=config
+                    linked_p, people_p, _ = _with_households(
+                        records,
+                        provisional_map,
+                        as_of=options.as_of,
+                        key=key,
+                        config=config,
+                        known=households,
                     )
                     linked_p, people_p = _provisional_scope(review, linked_p, people_p, evidence)
                     provisional = _evaluate(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -48,16 +48,25 @@ PEOPLE_COLUMNS: tuple[str, ...] = (
 _REF_HEX_CHARS = 16
 
 
+CURRENT_COLUMNS = ["record_key", "address_key", "no_fixed_abode"]
+
+
 @dataclass(frozen=True)
 class Households:
     """``people``: one row per person (``PEOPLE_COLUMNS``), sorted by ``person_ref``.
 
     ``addresses``: ``record_key, address_key`` for every non-sensitive record with a usable
-    address, sorted by ``record_key``.
+    address, sorted by ``record_key``.  ``current``: ``record_key, address_key,
+    no_fixed_abode`` for every person's current record (address_key NA when unusable).
     """
 
     people: pd.DataFrame
     addresses: pd.DataFrame
+    current: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(
+            columns=["record_key", "address_key", "no_fixed_abode"]
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -153,12 +162,19 @@ def build_households(
     key: bytes,
     max_persons: int = 10,
     settings: AddressMatchSettings = DEFAULT_MATCH_SETTINGS,
+    known: Households | None = None,
 ) -> Households:
     """Group persons by the address key of their current address (contract D).
 
     ``records``: contract B plus ``person_ref``.  A household of more than ``max_persons``
     persons is ``communal`` (still reported; the household rules skip it).  No fixed abode
     (``ZZ99`` postcode, ``NFA`` text) or no usable current address → no household.
+
+    ``known``: the households built tonight from the same records under another grouping
+    into persons (the held-flag pass regroups them with pending links accepted).  A merged
+    person's current record is the best of its parts' current records, so every current
+    record is one ``known`` already keyed: its key is reused and nothing is parsed.  Should
+    a current record be new to ``known``, all are parsed and keyed as usual.
     """
     missing = [c for c in RECORD_COLUMNS if c not in records.columns]
     if missing:
@@ -206,8 +222,28 @@ def build_households(
         )
     ]
     chosen = kept.iloc[rows]
-    std = standardise_addresses(chosen)
-    address_key = assign_address_keys(std, settings=settings)
+    chosen_keys = chosen["record_key"].astype(str)
+    reuse = None
+    if known is not None and len(known.current):
+        reuse = known.current.set_index(known.current["record_key"].astype(str)).reindex(
+            chosen_keys.to_numpy()
+        )
+        if reuse["record_key"].isna().any():
+            reuse = None
+    if reuse is not None:
+        address_key = pd.Series(reuse["address_key"].to_numpy(), dtype="string")
+        no_fixed = reuse["no_fixed_abode"].to_numpy(dtype=bool)
+    else:
+        std = standardise_addresses(chosen)
+        address_key = assign_address_keys(std, settings=settings)
+        no_fixed = std["no_fixed_abode"].to_numpy(dtype=bool)
+    current_records = pd.DataFrame(
+        {
+            "record_key": chosen_keys.to_numpy(dtype=object),
+            "address_key": pd.Series(address_key.to_numpy(), dtype="string"),
+            "no_fixed_abode": no_fixed,
+        }
+    )
     addresses = (
         pd.DataFrame(
             {
@@ -226,7 +262,7 @@ def build_households(
     people = pd.DataFrame({"person_ref": np.asarray(refs, dtype=object)})
     people["sensitive"] = people["person_ref"].isin(sensitive_people).to_numpy()
     no_fixed_abode = np.zeros(len(people), dtype=bool)
-    no_fixed_abode[chosen_person] = std["no_fixed_abode"].to_numpy(dtype=bool)
+    no_fixed_abode[chosen_person] = no_fixed
     people["no_fixed_abode"] = no_fixed_abode
     person_key = np.full(len(people), pd.NA, dtype=object)
     person_key[chosen_person] = address_key.to_numpy(dtype=object)
@@ -237,7 +273,7 @@ def build_households(
     people["household_ref"] = household_refs(people["address_key"], key=key)
     people = people[list(PEOPLE_COLUMNS)].reset_index(drop=True)
     people["person_ref"] = people["person_ref"].astype("string")
-    return Households(people=people, addresses=addresses)
+    return Households(people=people, addresses=addresses, current=current_records)
 
 
 def _pair_count(sizes: pd.Series | np.ndarray) -> int:

@@ -384,3 +384,28 @@ def test_pairwise_scores() -> None:
     assert scores.precision == pytest.approx(0.5) and scores.recall == pytest.approx(0.5)
     assert scores.f1 == pytest.approx(0.5)
     assert scores.merged_flat_pairs == 2  # ac, bc
+
+
+def test_regrouping_with_known_keys_equals_a_full_build() -> None:
+    """The held-flag pass regroups persons (pending links accepted) and reuses tonight's
+    address keys instead of parsing again: the households must be the ones a full build
+    gives, movers included (a merged person's current record is the best of its parts')."""
+    records = _records(
+        [
+            _person("gp:A:1", "P1", "14 Oak Road", "LS6 1AA", source="gp", gp_current=True),
+            _person("ae:R:1", "P2", "3 Elm Close", "LS7 2BB", address_date="2024-06-01"),
+            _person("gp:A:2", "P3", "14, Oak Rd", "LS6 1AA", source="gp", gp_current=True),
+            _person("police:F:1", "P4", "Flat 2, 14 Oak Road", "LS6 1AA"),
+            _person("mh:M:1", "P5", "No fixed abode", "ZZ99 3VZ"),
+            _person("ae:R:2", "P6", "3 Elm Cl", "LS7 2BB", address_date="2023-01-01"),
+        ]
+    )
+    night = build_households(records, as_of="2024-12-01", key=KEY)
+    # accept two pending links: P2 is P1 (P1's current GP registration wins), P5 is P6
+    regrouped = records.assign(person_ref=records["person_ref"].replace({"P2": "P1", "P5": "P6"}))
+    full = build_households(regrouped, as_of="2024-12-01", key=KEY)
+    reused = build_households(regrouped, as_of="2024-12-01", key=KEY, known=night)
+    pd.testing.assert_frame_equal(reused.people, full.people)
+    people = full.people.set_index("person_ref")
+    assert _same(people, "P1", "P3")
+    assert not _same(people, "P1", "P4")
