@@ -25,6 +25,7 @@ from linkage.address import (
     AddressInputError,
     AddressMatchSettings,
     assign_address_keys,
+    factorize_sorted,
     standardise_addresses,
 )
 
@@ -221,7 +222,7 @@ def build_households(
     )
 
     # People sorted by person_ref; each chosen record is one person's (codes, not a merge).
-    code, refs = pd.factorize(person, sort=True)
+    code, refs = factorize_sorted(person)
     chosen_person = code[~sensitive][rows]
     people = pd.DataFrame({"person_ref": np.asarray(refs, dtype=object)})
     people["sensitive"] = people["person_ref"].isin(sensitive_people).to_numpy()
