@@ -100,12 +100,22 @@ def _as_of_end(as_of: dt.date | dt.datetime | pd.Timestamp | str) -> pd.Timestam
 
 
 def _has_text(frame: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
-    """Rows where any of ``columns`` holds more than blanks (tested once per distinct value)."""
+    """Rows where any of ``columns`` holds more than blanks.
+
+    Each column is tested once per distinct value, and only on the rows no earlier column
+    settled (most rows are settled by the first).
+    """
     found = np.zeros(len(frame), dtype=bool)
     for column in columns:  # a loop over a few columns, not over records
-        codes, values = pd.factorize(frame[column].astype("string"))
-        filled = (pd.Series(values, dtype="string").str.strip() != "").to_numpy(dtype=bool)
-        found |= np.append(filled, False)[codes]
+        open_rows = np.flatnonzero(~found)
+        if not open_rows.size:
+            break
+        values = frame[column]
+        if open_rows.size < len(frame):
+            values = values.iloc[open_rows]
+        codes, distinct = pd.factorize(values.astype("string"))
+        filled = (pd.Series(distinct, dtype="string").str.strip() != "").to_numpy(dtype=bool)
+        found[open_rows] = np.append(filled, False)[codes]
     return found
 
 
@@ -177,12 +187,15 @@ def build_households(
         )
     cutoff = _as_of_end(as_of)
 
+    # Persons as codes, in person_ref order (the order of Households.people).
     person = records["person_ref"].astype(str).to_numpy(dtype=object)
+    code, refs = factorize_sorted(person)
     flagged = (records["source"].astype(str) == "gp").to_numpy() & records["sensitive"].fillna(
         False
     ).to_numpy(dtype=bool)
-    sensitive_people = pd.unique(person[flagged])
-    sensitive = pd.Series(person).isin(sensitive_people).to_numpy()
+    sensitive_person = np.zeros(len(refs), dtype=bool)
+    sensitive_person[code[flagged]] = True
+    sensitive = sensitive_person[code]
 
     # Current address first, from raw columns: among records that carry any address
     # information and are dated on or before as_of (undated ones last), the current GP
@@ -221,11 +234,9 @@ def build_households(
         .reset_index(drop=True)
     )
 
-    # People sorted by person_ref; each chosen record is one person's (codes, not a merge).
-    code, refs = factorize_sorted(person)
+    # Each chosen record is one person's: placed by person code, not merged by person_ref.
     chosen_person = code[~sensitive][rows]
-    people = pd.DataFrame({"person_ref": np.asarray(refs, dtype=object)})
-    people["sensitive"] = people["person_ref"].isin(sensitive_people).to_numpy()
+    people = pd.DataFrame({"person_ref": refs, "sensitive": sensitive_person})
     no_fixed_abode = np.zeros(len(people), dtype=bool)
     no_fixed_abode[chosen_person] = std["no_fixed_abode"].to_numpy(dtype=bool)
     people["no_fixed_abode"] = no_fixed_abode
