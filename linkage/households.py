@@ -120,23 +120,22 @@ def _has_text(frame: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
 
 
 def _current_rows(
-    person: np.ndarray,
+    person_code: np.ndarray,
     not_current: np.ndarray,
     undated: np.ndarray,
     neg_date: np.ndarray,
     record_key: np.ndarray,
 ) -> np.ndarray:
     """Ascending positions of each person's first row in the order ``not_current, undated,
-    neg_date, record_key`` (ties: the earlier position).
+    neg_date, record_key`` (ties: the earlier position); persons given as integer codes.
 
     An integer lexsort does the work; record keys are string-compared only between a
     person's rows that tie on all three other keys (rare), not sorted for every record.
     """
-    if not len(person):
+    if not len(person_code):
         return np.empty(0, dtype=np.intp)
-    code = pd.factorize(person)[0]
-    order = np.lexsort((neg_date, undated, not_current, code))
-    code, not_current = code[order], not_current[order]
+    order = np.lexsort((neg_date, undated, not_current, person_code))
+    code, not_current = person_code[order], not_current[order]
     undated, neg_date = undated[order], neg_date[order]
     same_person = code[1:] == code[:-1]
     tied = same_person & (not_current[1:] == not_current[:-1])
@@ -212,7 +211,7 @@ def build_households(
     )
     rows = eligible[
         _current_rows(
-            person[~sensitive][eligible],
+            code[~sensitive][eligible],
             ~current_gp[eligible],
             date.isna().to_numpy()[eligible],
             -date.fillna(pd.Timestamp(0)).to_numpy().astype("int64")[eligible],
