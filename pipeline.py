@@ -220,23 +220,32 @@ def _record_hash(records: pd.DataFrame) -> pd.Series:
 
 def _people(records: pd.DataFrame, households: pd.DataFrame) -> pd.DataFrame:
     """One row per person: a date of birth (GP's first, else the most recent record's)."""
-    # Only the columns the choice needs are sorted, and person_ref is not a sort key: the
-    # sort is stable, so each person's rows keep the order a person-first sort gave them.
-    dated = records.loc[
-        records["date_of_birth"].notna(), ["person_ref", "source", "address_date", "date_of_birth"]
-    ]
-    dob = (
-        dated.assign(_gp=(dated["source"] != "gp").astype(int))
-        .sort_values(["_gp", "address_date"], ascending=[True, False], kind="stable")
-        .drop_duplicates("person_ref")
-        .set_index("person_ref")["date_of_birth"]
+    # Persons as codes (in order of first appearance); a person's date of birth is on their
+    # first dated row after a stable sort on GP first, then latest address_date.
+    code, refs = pd.factorize(records["person_ref"])
+    dated = np.flatnonzero(records["date_of_birth"].notna().to_numpy())
+    keys = pd.DataFrame(
+        {
+            "_gp": (records["source"] != "gp").astype(int).to_numpy()[dated],
+            "address_date": records["address_date"].to_numpy()[dated],
+        }
     )
-    people = records[["person_ref"]].drop_duplicates().reset_index(drop=True)
-    people["date_of_birth"] = people["person_ref"].map(dob)
-    placed = households.set_index("person_ref").reindex(people["person_ref"])
-    people["household_ref"] = placed["household_ref"].array
-    people["communal"] = placed["communal"].fillna(False).astype(bool).to_numpy()
-    people["sensitive"] = placed["sensitive"].fillna(False).astype(bool).to_numpy()
+    order = dated[
+        keys.sort_values(["_gp", "address_date"], ascending=[True, False], kind="stable").index
+    ]
+    with_dob, first = np.unique(code[order], return_index=True)
+    dob_row = np.full(len(refs), -1, dtype=np.intp)
+    dob_row[with_dob] = order[first]
+    people = pd.DataFrame(
+        {
+            "person_ref": refs,
+            "date_of_birth": records["date_of_birth"].array.take(dob_row, allow_fill=True),
+        }
+    )
+    at = pd.Index(households["person_ref"]).get_indexer(refs)  # -1: not in households
+    people["household_ref"] = households["household_ref"].array.take(at, allow_fill=True)
+    for column in ("communal", "sensitive"):
+        people[column] = np.append(households[column].to_numpy(dtype=bool), False)[at]
     return people
 
 

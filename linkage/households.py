@@ -25,6 +25,7 @@ from linkage.address import (
     AddressInputError,
     AddressMatchSettings,
     assign_address_keys,
+    factorize_sorted,
     standardise_addresses,
 )
 
@@ -108,33 +109,42 @@ def _as_of_end(as_of: dt.date | dt.datetime | pd.Timestamp | str) -> pd.Timestam
 
 
 def _has_text(frame: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
-    """Rows where any of ``columns`` holds more than blanks (tested once per distinct value)."""
+    """Rows where any of ``columns`` holds more than blanks.
+
+    Each column is tested once per distinct value, and only on the rows no earlier column
+    settled (most rows are settled by the first).
+    """
     found = np.zeros(len(frame), dtype=bool)
     for column in columns:  # a loop over a few columns, not over records
-        codes, values = pd.factorize(frame[column].astype("string"))
-        filled = (pd.Series(values, dtype="string").str.strip() != "").to_numpy(dtype=bool)
-        found |= np.append(filled, False)[codes]
+        open_rows = np.flatnonzero(~found)
+        if not open_rows.size:
+            break
+        values = frame[column]
+        if open_rows.size < len(frame):
+            values = values.iloc[open_rows]
+        codes, distinct = pd.factorize(values.astype("string"))
+        filled = (pd.Series(distinct, dtype="string").str.strip() != "").to_numpy(dtype=bool)
+        found[open_rows] = np.append(filled, False)[codes]
     return found
 
 
 def _current_rows(
-    person: np.ndarray,
+    person_code: np.ndarray,
     not_current: np.ndarray,
     undated: np.ndarray,
     neg_date: np.ndarray,
     record_key: np.ndarray,
 ) -> np.ndarray:
     """Ascending positions of each person's first row in the order ``not_current, undated,
-    neg_date, record_key`` (ties: the earlier position).
+    neg_date, record_key`` (ties: the earlier position); persons given as integer codes.
 
     An integer lexsort does the work; record keys are string-compared only between a
     person's rows that tie on all three other keys (rare), not sorted for every record.
     """
-    if not len(person):
+    if not len(person_code):
         return np.empty(0, dtype=np.intp)
-    code = pd.factorize(person)[0]
-    order = np.lexsort((neg_date, undated, not_current, code))
-    code, not_current = code[order], not_current[order]
+    order = np.lexsort((neg_date, undated, not_current, person_code))
+    code, not_current = person_code[order], not_current[order]
     undated, neg_date = undated[order], neg_date[order]
     same_person = code[1:] == code[:-1]
     tied = same_person & (not_current[1:] == not_current[:-1])
@@ -192,12 +202,15 @@ def build_households(
         )
     cutoff = _as_of_end(as_of)
 
+    # Persons as codes, in person_ref order (the order of Households.people).
     person = records["person_ref"].astype(str).to_numpy(dtype=object)
+    code, refs = factorize_sorted(person)
     flagged = (records["source"].astype(str) == "gp").to_numpy() & records["sensitive"].fillna(
         False
     ).to_numpy(dtype=bool)
-    sensitive_people = pd.unique(person[flagged])
-    sensitive = pd.Series(person).isin(sensitive_people).to_numpy()
+    sensitive_person = np.zeros(len(refs), dtype=bool)
+    sensitive_person[code[flagged]] = True
+    sensitive = sensitive_person[code]
 
     # Current address first, from raw columns: among records that carry any address
     # information and are dated on or before as_of (undated ones last), the current GP
@@ -214,7 +227,7 @@ def build_households(
     )
     rows = eligible[
         _current_rows(
-            person[~sensitive][eligible],
+            code[~sensitive][eligible],
             ~current_gp[eligible],
             date.isna().to_numpy()[eligible],
             -date.fillna(pd.Timestamp(0)).to_numpy().astype("int64")[eligible],
@@ -256,11 +269,9 @@ def build_households(
         .reset_index(drop=True)
     )
 
-    # People sorted by person_ref; each chosen record is one person's (codes, not a merge).
-    code, refs = pd.factorize(person, sort=True)
+    # Each chosen record is one person's: placed by person code, not merged by person_ref.
     chosen_person = code[~sensitive][rows]
-    people = pd.DataFrame({"person_ref": np.asarray(refs, dtype=object)})
-    people["sensitive"] = people["person_ref"].isin(sensitive_people).to_numpy()
+    people = pd.DataFrame({"person_ref": refs, "sensitive": sensitive_person})
     no_fixed_abode = np.zeros(len(people), dtype=bool)
     no_fixed_abode[chosen_person] = no_fixed
     people["no_fixed_abode"] = no_fixed_abode

@@ -10,6 +10,7 @@ from linkage.address import (
     AddressMatchSettings,
     address_keys,
     assign_address_keys,
+    factorize_sorted,
     normalise_postcodes,
     standardise_addresses,
 )
@@ -188,6 +189,23 @@ def test_postcode_typo_tolerance_can_be_switched_off() -> None:
 def test_normalise_postcodes() -> None:
     got = normalise_postcodes(pd.Series(["cv114aa", " CV1  1AA", "sw1a2aa", None, "X1"]))
     assert got.tolist() == ["CV11 4AA", "CV1 1AA", "SW1A 2AA", "", "X1"]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [],
+        ["b", "a", "b", "c"],
+        ["Zeta", "alpha", "Émile", "émile", "10", "9", "10"],
+        ["x", None, "a", None],
+    ],
+)
+def test_factorize_sorted_matches_pandas(values: list[str | None]) -> None:
+    series = pd.Series(values, dtype=object)
+    codes, uniques = factorize_sorted(series)
+    expected_codes, expected_uniques = pd.factorize(series, sort=True)
+    assert codes.tolist() == expected_codes.tolist()
+    assert list(uniques) == list(expected_uniques)
 
 
 def test_bad_settings_and_missing_columns_fail_fast() -> None:
