@@ -116,8 +116,14 @@ def _guards(gammas: dict[str, np.ndarray], settings: LinkageSettings) -> np.ndar
     n = len(next(iter(gammas.values())))
     reason = np.zeros(n, dtype=np.int8)
     nhs = gammas.get("nhs_number")
+    # the same number, or (for identifiers without a check digit) one slip from it, is
+    # direct evidence that outweighs twin-like or contradicting fields
     nhs_agree = (
-        nhs == gamma_for("nhs_number", "agree") if nhs is not None else np.zeros(n, dtype=bool)
+        np.isin(
+            nhs, gammas_for("nhs_number", "agree", "one digit changed or two neighbours swapped")
+        )
+        if nhs is not None
+        else np.zeros(n, dtype=bool)
     )
     given, family, dob = (
         gammas.get("given_name"),
@@ -157,7 +163,12 @@ def _guards(gammas: dict[str, np.ndarray], settings: LinkageSettings) -> np.ndar
         )
         reason[twins] = GUARD_CODE["twins"]
     if nhs is not None and settings.guard_nhs_conflict:
-        reason[nhs == gamma_for("nhs_number", "disagree")] = GUARD_CODE["nhs_conflict"]
+        # two different numbers, however alike (a slip can only be seen between numbers
+        # without a check digit, where this guard is off)
+        different = gammas_for(
+            "nhs_number", "disagree", "one digit changed or two neighbours swapped"
+        )
+        reason[np.isin(nhs, different)] = GUARD_CODE["nhs_conflict"]
     return reason
 
 

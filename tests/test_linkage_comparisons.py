@@ -35,6 +35,9 @@ NICKNAME_TYPO = "a nickname of it, with a typo"
 TRANSPOSED = "day and month transposed, year within one"
 TWO = "two of year, month, day agree"
 SAME_LINE_NO_POSTCODE = "same first line, a postcode missing"
+SWAPPED_TYPO = "swapped with family name, with a typo"
+NHS_SLIP = "one digit changed or two neighbours swapped"
+SAME_LINE_OTHER_PC = "same first line, different postcodes"
 
 CASES = [
     # given name
@@ -49,6 +52,11 @@ CASES = [
         {},
         "swapped with family name",
     ),
+    # swapped, and a slip in one name or both (never in the first letter)
+    ("given_name", {"given_name": "Quist", "family_name": "Robetr"}, {}, SWAPPED_TYPO),
+    ("given_name", {"given_name": "Quisst", "family_name": "Robret"}, {}, SWAPPED_TYPO),
+    ("given_name", {"given_name": "Quist", "family_name": "Bobert"}, {}, "else"),
+    ("given_name", {"given_name": "Quist", "family_name": "Rupert"}, {}, "else"),
     ("given_name", {"given_name": "Karen"}, {"given_name": "Karin"}, "jaro-winkler >= 0.85"),
     # a mangled police nominal (and names only loosely alike)
     ("given_name", {"given_name": "William"}, {"given_name": "Wiyl"}, NICKNAME_TYPO),
@@ -62,12 +70,9 @@ CASES = [
     # family name
     ("family_name", {"family_name": "O'Brien"}, {"family_name": "OBRIEN"}, "exact"),
     ("family_name", {"family_name": "Smith-Jones"}, {"family_name": "Smith Jones"}, "exact"),
-    (
-        "family_name",
-        {"family_name": "Robert", "given_name": "Quist"},
-        {},
-        "swapped with given name",
-    ),
+    # a swap is counted once, under the given name
+    ("family_name", {"family_name": "Robert", "given_name": "Quist"}, {}, "null"),
+    ("family_name", {"family_name": "Robetr", "given_name": "Quist"}, {}, "null"),
     (
         "family_name",
         {"family_name": "Smith-Jones"},
@@ -97,11 +102,23 @@ CASES = [
     # NHS number
     ("nhs_number", {"nhs_number": "9434765919"}, {"nhs_number": "9434765919"}, "agree"),
     ("nhs_number", {"nhs_number": "9434765919"}, {"nhs_number": "9434765870"}, "disagree"),
+    # identifiers without a check digit (Febrl's soc_sec_id): one slip apart
+    ("nhs_number", {"nhs_number": "9846985"}, {"nhs_number": "9836985"}, NHS_SLIP),
+    ("nhs_number", {"nhs_number": "9512945"}, {"nhs_number": "9519245"}, NHS_SLIP),
+    ("nhs_number", {"nhs_number": "2345085"}, {"nhs_number": "2345058"}, NHS_SLIP),
+    ("nhs_number", {"nhs_number": "2345085"}, {"nhs_number": "2345508"}, "disagree"),
+    ("nhs_number", {"nhs_number": "2345085"}, {"nhs_number": "2345096"}, "disagree"),
+    ("nhs_number", {"nhs_number": "2345085"}, {"nhs_number": "234508"}, "disagree"),
     ("nhs_number", {"nhs_number": "9434765919"}, {}, "null"),
     # address: one comparison for postcode and first line
     ("address", {}, {"address_1": "12, High St."}, "same postcode and first line"),
     ("address", {}, {"address_1": "Flat 3, 12 High Street"}, "same postcode"),
     ("address", {}, {"postcode": "B1 1AA"}, "same first line, different postcodes"),
+    # a space slipped into or out of a word
+    ("address", {}, {"address_1": "12 Highstreet"}, "same postcode and first line"),
+    ("address", {}, {"address_1": "12 High S treet"}, "same postcode and first line"),
+    ("address", {}, {"address_1": "12 Highstreet", "postcode": "B1 1AA"}, SAME_LINE_OTHER_PC),
+    ("address", {}, {"address_1": "14 Highstreet", "postcode": "B1 1AA"}, "else"),
     # no postcode on one side: the first line alone, abbreviations and flats as above
     ("address", {}, {"postcode": None}, "same first line, a postcode missing"),
     ("address", {}, {"address_1": "12 HIGH ST", "postcode": ""}, SAME_LINE_NO_POSTCODE),
@@ -132,5 +149,5 @@ def test_level_table_lists_null_first_and_else_last() -> None:
     table = level_table(("given_name",))
     assert table["label"].iloc[0] == "null"
     assert table["label"].iloc[-1] == "else"
-    assert table["gamma"].tolist() == [-1, 7, 6, 5, 4, 3, 2, 1, 0]
-    assert gamma_for("given_name", "exact") == 7
+    assert table["gamma"].tolist() == [-1, 8, 7, 6, 5, 4, 3, 2, 1, 0]
+    assert gamma_for("given_name", "exact") == 8

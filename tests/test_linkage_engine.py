@@ -9,6 +9,7 @@ import pytest
 
 from adapters.errors import ConfigError, NotFoundError
 from linkage import LinkageResult, LinkageSettings, explain, link_records
+from linkage.comparisons import gamma_for
 from tests.test_linkage_synth import make_population, pairwise_scores
 
 SETTINGS = LinkageSettings(u_sample_pairs=300_000)
@@ -189,7 +190,7 @@ def test_common_family_name_weighs_less(
     result: LinkageResult, data: tuple[pd.DataFrame, pd.Series]
 ) -> None:
     family = dict(zip(data[0]["record_key"], data[0]["family_name"].str.upper(), strict=True))
-    exact = result.pairs[result.pairs["gamma_family_name"] == 5]
+    exact = result.pairs[result.pairs["gamma_family_name"] == gamma_for("family_name", "exact")]
     name = exact["record_key_l"].map(family)
     smith = exact.loc[name == "SMITH", "bf_family_name"]
     rare = exact.loc[name == "QUISTORP", "bf_family_name"]
