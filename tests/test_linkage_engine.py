@@ -234,3 +234,45 @@ def test_chunked_scoring_gives_the_same_answer(
 def test_bad_chunk_size_fails_at_once() -> None:
     with pytest.raises(ConfigError, match="chunk_pairs"):
         LinkageSettings(chunk_pairs=0)
+
+
+GUARD_CASES = [
+    # (nhs level, given level, family level, dob level, guard_nhs_conflict, expected guard)
+    ("disagree", "else", "exact", "exact", True, "nhs_conflict"),
+    (
+        "one digit changed or two neighbours swapped",
+        "exact",
+        "exact",
+        "exact",
+        True,
+        "nhs_conflict",
+    ),
+    ("agree", "else", "exact", "exact", True, None),
+    (None, "else", "exact", "exact", True, "twins"),
+    ("disagree", "else", "exact", "exact", False, "twins"),
+    # an identifier one slip away (no check digit) outweighs twin-like or contradicting fields
+    ("one digit changed or two neighbours swapped", "else", "exact", "exact", False, None),
+    ("one digit changed or two neighbours swapped", "else", "exact", "else", False, None),
+    ("disagree", "else", "exact", "else", False, "contradiction"),
+    (None, "jaro-winkler >= 0.7", "else", "else", True, "contradiction"),
+]
+
+
+@pytest.mark.parametrize(("nhs", "given", "family", "dob", "nhs_guard", "expected"), GUARD_CASES)
+def test_guards_table(
+    nhs: str | None, given: str, family: str, dob: str, nhs_guard: bool, expected: str | None
+) -> None:
+    from linkage.engine import GUARDS, _guards
+
+    def level(name: str, label: str | None) -> np.ndarray:
+        return np.array([-1 if label is None else gamma_for(name, label)], dtype=np.int8)
+
+    gammas = {
+        "nhs_number": level("nhs_number", nhs),
+        "given_name": level("given_name", given),
+        "family_name": level("family_name", family),
+        "date_of_birth": level("date_of_birth", dob),
+        "sex": level("sex", None),
+    }
+    code = _guards(gammas, LinkageSettings(guard_nhs_conflict=nhs_guard))
+    assert GUARDS[int(code[0])] == expected
