@@ -8,8 +8,11 @@ distinct *pair of values* with ``rapidfuzz.process.cpdist``, so repeated names c
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Concatenate, ParamSpec, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -29,18 +32,39 @@ class Coded:
     uniques: np.ndarray
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _locked(
+    method: Callable[Concatenate[Prepared, _P], _R],
+) -> Callable[Concatenate[Prepared, _P], _R]:
+    """Build a cache entry under the object's lock: u is estimated on a second thread while
+    the candidates are compared, and both fill the same caches."""
+
+    @functools.wraps(method)
+    def wrapper(self: Prepared, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 @dataclass
 class Prepared:
-    """The standardised records as numpy columns, coded once and shared by every comparison."""
+    """The standardised records as numpy columns, coded once and shared by every comparison
+    (safe to share between threads)."""
 
     std: pd.DataFrame
     _coded: dict[str, Coded] = field(default_factory=dict)
     _ints: dict[str, np.ndarray] = field(default_factory=dict)
     _variants: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.std)
 
+    @_locked
     def coded(self, column: str) -> Coded:
         if column not in self._coded:
             codes, uniques = pd.factorize(self.std[column], use_na_sentinel=True)
@@ -48,12 +72,14 @@ class Prepared:
             self._coded[column] = Coded(codes.astype(np.int32), np.asarray(uniques, dtype=object))
         return self._coded[column]
 
+    @_locked
     def ints(self, column: str) -> np.ndarray:
         """An integer column with 0 for missing (years, months, days)."""
         if column not in self._ints:
             self._ints[column] = self.std[column].fillna(0).to_numpy(dtype=np.int32)
         return self._ints[column]
 
+    @_locked
     def variants(self, column: str) -> tuple[np.ndarray, np.ndarray]:
         """For each distinct value of ``column`` (by code), its name variants other than
         itself (``name_variants``): ``(owner code, variant string)``, by owner code."""
@@ -66,6 +92,7 @@ class Prepared:
             self._variants[column] = (owner, text)
         return self._variants[column]
 
+    @_locked
     def unknown_names(self, column: str) -> np.ndarray:
         """Per distinct value of ``column`` (by code): not a name the nickname lists know."""
         key = f"_unknown_{column}"
@@ -74,6 +101,7 @@ class Prepared:
             self._ints[key] = np.array([not is_known_name(str(v)) for v in names], dtype=bool)
         return self._ints[key]
 
+    @_locked
     def days(self) -> np.ndarray:
         """Date of birth as days since 1970 (int32; 0 when missing, which the null level
         masks anyway)."""
@@ -83,6 +111,7 @@ class Prepared:
             self._ints["_days"] = days.astype(np.int32)
         return self._ints["_days"]
 
+    @_locked
     def squashed(self, column: str) -> Coded:
         """``column`` with its spaces removed, coded (``2 mckinleycircuit`` and ``2 mckinley
         circuit`` share a code)."""
@@ -95,6 +124,74 @@ class Prepared:
             self._coded[key] = Coded(codes.astype(np.int32), np.asarray(uniques, dtype=object))
         return self._coded[key]
 
+    @_locked
+    def combined(self, columns: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Records coded by their combination of ``columns`` (-1 where the first is
+        missing), and one representative record per combination: ``(codes, records)``.
+        A comparison that depends only on these columns can be computed once per distinct
+        pair of combinations, on their representatives."""
+        key = "_combined_" + "|".join(columns)
+        if key not in self._ints:
+            combo = np.zeros(len(self), dtype=np.int64)
+            for column in columns:
+                coded = self.coded(column)
+                combo = combo * (len(coded.uniques) + 1) + coded.codes + 1
+                combo = pd.factorize(combo)[0].astype(np.int64)
+            combo[self.coded(columns[0]).codes < 0] = -1
+            codes, _ = pd.factorize(combo, use_na_sentinel=True)
+            codes = np.where(combo < 0, -1, codes).astype(np.int32)
+            present = np.flatnonzero(codes >= 0)
+            records = np.zeros(int(codes.max(initial=-1)) + 1, dtype=np.int64)
+            # reversed, so that the first record of each combination is the one kept
+            records[codes[present[::-1]]] = present[::-1]
+            self._ints[key] = codes
+            self._ints[f"{key}_records"] = records
+        return self._ints[key], self._ints[f"{key}_records"]
+
+    @_locked
+    def slip_keys(self, column: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Three hashes per record (-1 = missing) of which two values one slip apart share at
+        least one: with ``h`` half the length, of the length with the first ``h`` characters,
+        with the rest, and with all but the two around the middle.  A changed character
+        leaves one half alone; swapped neighbours leave a half alone, or straddle the middle
+        and leave all the rest alone.  (Hashes may collide: a shared hash only nominates a
+        pair for the exact test.)"""
+        key = f"_slip_{column}"
+        if f"{key}0" not in self._ints:
+            matrix, lengths = self.characters(column)
+            half = lengths.astype(np.int64) // 2
+            position = np.arange(matrix.shape[1])
+            hashes = [lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) for _ in range(3)]
+            for j in position:
+                weight = np.uint64((j + 1) * 0x100000001B3 + 0x5BD1E995)
+                term = (matrix[:, j].astype(np.uint64) + np.uint64(j + 1)) * weight
+                zero = np.uint64(0)
+                hashes[0] += np.where(j < half, term, zero)
+                hashes[1] += np.where(j >= half, term, zero)
+                hashes[2] += np.where((j < half - 1) | (j > half), term, zero)
+            codes = self.coded(column).codes
+            for number, values in enumerate(hashes):
+                coded_hash = np.append(pd.factorize(values)[0], -1).astype(np.int32)
+                self._ints[f"{key}{number}"] = coded_hash[codes]
+        return self._ints[f"{key}0"], self._ints[f"{key}1"], self._ints[f"{key}2"]
+
+    @_locked
+    def cross_initials(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per record, the initials of (given, family) and of (family, given) as one code
+        each; records whose names are swapped share them crosswise.  A record missing either
+        name gets -1 on one side and -2 on the other, so it never matches."""
+        if "_initials_gf" not in self._ints:
+            g, f = self.joint_names()
+            initial = self.joint_initials().astype(np.int64)
+            gi = np.where(g >= 0, initial[np.maximum(g, 0)], -1)
+            fi = np.where(f >= 0, initial[np.maximum(f, 0)], -1)
+            width = int(initial.max(initial=0)) + 1
+            missing = (gi < 0) | (fi < 0)
+            self._ints["_initials_gf"] = np.where(missing, -1, gi * width + fi)
+            self._ints["_initials_fg"] = np.where(missing, -2, fi * width + gi)
+        return self._ints["_initials_gf"], self._ints["_initials_fg"]
+
+    @_locked
     def characters(self, column: str) -> tuple[np.ndarray, np.ndarray]:
         """Each distinct value of ``column`` (by code) as a row of character codes, padded
         with zeros to the longest value, and its length: ``(matrix, lengths)``."""
@@ -110,6 +207,7 @@ class Prepared:
             self._ints[f"_lengths_{column}"] = np.char.str_len(values).astype(np.int32)
         return self._ints[key], self._ints[f"_lengths_{column}"]
 
+    @_locked
     def family_parts(self) -> tuple[np.ndarray, np.ndarray]:
         """First and last parts of family names coded over one vocabulary."""
         if "_family_first" not in self._ints:
@@ -120,6 +218,7 @@ class Prepared:
             self._ints["_family_last"] = codes[n:]
         return self._ints["_family_first"], self._ints["_family_last"]
 
+    @_locked
     def joint_names(self) -> tuple[np.ndarray, np.ndarray]:
         """Given and family keys coded over one shared vocabulary (to detect swaps)."""
         if "_joint_given" not in self._ints:
@@ -132,6 +231,7 @@ class Prepared:
             self._ints["_joint_uniques"] = np.asarray(uniques, dtype=object)
         return self._ints["_joint_given"], self._ints["_joint_family"]
 
+    @_locked
     def joint_initials(self) -> np.ndarray:
         """First letter of each value of the ``joint_names`` vocabulary, as a code."""
         if "_joint_initials" not in self._ints:
@@ -139,6 +239,7 @@ class Prepared:
             self._ints["_joint_initials"] = pd.factorize(pd.Series(firsts, dtype=object))[0]
         return self._ints["_joint_initials"]
 
+    @_locked
     def joint_uniques(self) -> np.ndarray:
         """The shared vocabulary of ``joint_names`` (by code)."""
         self.joint_names()
@@ -208,27 +309,29 @@ def similarity(
     return _code_pair_scores(coded.uniques, coded.codes[left], coded.codes[right], scorer)
 
 
-def _swapped_with_typo(
-    p: Prepared, left: np.ndarray, right: np.ndarray, where: np.ndarray
-) -> np.ndarray:
-    """True (within ``where``) where each name is alike the other record's other name
-    (Jaro-Winkler >= 0.85 both ways, one may be exact) and the initials cross-match:
-    ``chloe ryan`` / ``ryna chloe``.  Clerks swap the fields and slip on a letter; a slip
-    seldom hits the first letter, which keeps the string comparisons few."""
-    g, f = p.joint_names()
-    gl, gr, fl, fr = g[left], g[right], f[left], f[right]
-    initial = p.joint_initials()
-    at = np.flatnonzero(where & (gl >= 0) & (gr >= 0) & (fl >= 0) & (fr >= 0))
-    at = at[(initial[gl[at]] == initial[fr[at]]) & (initial[fl[at]] == initial[gr[at]])]
-    result = np.zeros(left.size, dtype=bool)
+def _swaps(p: Prepared, left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(swapped, swapped with a typo)`` per pair: each name equals the other record's
+    other name; or is alike it (Jaro-Winkler >= 0.85 both ways, one may be exact) with
+    the initials cross-matching (``chloe ryan`` / ``ryna chloe``).  Clerks swap the fields
+    and slip on a letter; a slip seldom hits the first letter, and checking the initials
+    first keeps the work to the few pairs whose initials cross-match."""
+    gf, fg = p.cross_initials()
+    at = np.flatnonzero(gf[left] == fg[right])
+    at = at[gf[right[at]] == fg[left[at]]]
+    swapped = np.zeros(left.size, dtype=bool)
+    typo = np.zeros(left.size, dtype=bool)
     if at.size == 0:
-        return result
+        return swapped, typo
+    g, f = p.joint_names()
+    gl, gr, fl, fr = g[left[at]], g[right[at]], f[left[at]], f[right[at]]
+    exact = (gl == fr) & (fl == gr)
+    swapped[at] = exact
     uniques = p.joint_uniques()
     scorer = JaroWinkler.normalized_similarity
-    cross_a = _code_pair_scores(uniques, gl[at], fr[at], scorer)
-    cross_b = _code_pair_scores(uniques, fl[at], gr[at], scorer)
-    result[at] = (cross_a >= 0.85) & (cross_b >= 0.85)
-    return result
+    cross_a = _code_pair_scores(uniques, gl, fr, scorer)
+    cross_b = _code_pair_scores(uniques, fl, gr, scorer)
+    typo[at] = ~exact & (cross_a >= 0.85) & (cross_b >= 0.85)
+    return swapped, typo
 
 
 def _nickname_equivalent(coded: Coded, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -307,11 +410,29 @@ def _gamma(conditions: list[np.ndarray], null: np.ndarray) -> Levels:
     return gamma
 
 
-def compare_given_name(p: Prepared, left: np.ndarray, right: np.ndarray) -> Levels:
+def _per_value_pair(
+    p: Prepared,
+    columns: tuple[str, ...],
+    left: np.ndarray,
+    right: np.ndarray,
+    compute: Callable[[Prepared, np.ndarray, np.ndarray], Levels],
+) -> Levels:
+    """``compute`` (which must depend only on ``columns``) once per distinct pair of value
+    combinations, on representative records; -1 where the first column is missing.  Names
+    repeat: 2M candidate pairs hold about 150,000 distinct pairs of given names."""
+    combo, records = p.combined(columns)
+    ua, ub, slot = _unique_code_pairs(combo[left], combo[right], records.size)
+    valid = np.flatnonzero(ua >= 0)
+    levels = np.full(ua.size, -1, dtype=np.int8)
+    if valid.size:
+        levels[valid] = compute(p, records[ua[valid]], records[ub[valid]])
+    return levels[slot]
+
+
+def _given_name_levels(p: Prepared, left: np.ndarray, right: np.ndarray) -> Levels:
+    """The given-name levels that depend on the given names alone (not the swaps)."""
     given = p.coded("given_key")
     jw = similarity(given, left, right, JaroWinkler.normalized_similarity)
-    g, f = p.joint_names()
-    swapped = (g[left] >= 0) & (g[left] == f[right]) & (f[left] == g[right])
     nickname = _nickname_equivalent(p.coded("given_first"), left, right)
     exact = _equal(given, left, right)
     # only the pairs no stronger level claims, with a name the lists do not know on one
@@ -319,34 +440,51 @@ def compare_given_name(p: Prepared, left: np.ndarray, right: np.ndarray) -> Leve
     first = p.coded("given_first").codes
     first_l, first_r = first[left], first[right]
     unknown = p.unknown_names("given_first")
-    stronger = exact | nickname | swapped | (jw >= 0.85)
-    swapped_typo = _swapped_with_typo(p, left, right, ~stronger)
-    weaker = ~(stronger | swapped_typo) & (first_l >= 0) & (first_r >= 0)
+    weaker = ~(exact | nickname | (jw >= 0.85)) & (first_l >= 0) & (first_r >= 0)
     weaker[weaker] = unknown[first_l[weaker]] | unknown[first_r[weaker]]
     nickname_typo = np.zeros(left.size, dtype=bool)
     nickname_typo[weaker] = _typo_of_variant(p, "given_first", left[weaker], right[weaker])
+    never = np.zeros(left.size, dtype=bool)
     return _gamma(
-        [exact, nickname, jw >= 0.92, swapped, swapped_typo, jw >= 0.85, nickname_typo, jw >= 0.7],
+        [exact, nickname, jw >= 0.92, never, never, jw >= 0.85, nickname_typo, jw >= 0.7],
         ~_present(given, left, right),
+    )
+
+
+def compare_given_name(p: Prepared, left: np.ndarray, right: np.ndarray) -> Levels:
+    gamma = _per_value_pair(p, ("given_key", "given_first"), left, right, _given_name_levels)
+    # the swaps depend on both names of each record: per pair, and the stronger level wins
+    swapped, swapped_typo = _swaps(p, left, right)
+    for mask, label in (
+        (swapped, "swapped with family name"),
+        (swapped_typo, "swapped with family name, with a typo"),
+    ):
+        level = gamma_for("given_name", label)
+        gamma[mask] = np.maximum(gamma[mask], level)
+    return gamma
+
+
+def _family_name_levels(p: Prepared, left: np.ndarray, right: np.ndarray) -> Levels:
+    family = p.coded("family_key")
+    jw = similarity(family, left, right, JaroWinkler.normalized_similarity)
+    first, last = p.family_parts()
+    fl, ll, fr, lr = first[left], last[left], first[right], last[right]
+    part = (fl >= 0) & (fr >= 0) & ((fl == fr) | (fl == lr) | (ll == fr) | (ll == lr))
+    return _gamma(
+        [_equal(family, left, right), part, jw >= 0.92, jw >= 0.85],
+        ~_present(family, left, right),
     )
 
 
 def compare_family_name(p: Prepared, left: np.ndarray, right: np.ndarray) -> Levels:
     """Swapped names are counted once, by the given-name comparison: here such a pair is
     null (no further evidence), or a swap would weigh twice what agreeing names weigh."""
-    family = p.coded("family_key")
-    jw = similarity(family, left, right, JaroWinkler.normalized_similarity)
-    g, f = p.joint_names()
-    swapped = (g[left] >= 0) & (g[left] == f[right]) & (f[left] == g[right])
-    first, last = p.family_parts()
-    fl, ll, fr, lr = first[left], last[left], first[right], last[right]
-    part = (fl >= 0) & (fr >= 0) & ((fl == fr) | (fl == lr) | (ll == fr) | (ll == lr))
-    exact = _equal(family, left, right)
-    swapped |= _swapped_with_typo(p, left, right, ~(exact | swapped | part | (jw >= 0.85)))
-    return _gamma(
-        [exact, part, jw >= 0.92, jw >= 0.85],
-        ~_present(family, left, right) | swapped,
+    gamma = _per_value_pair(
+        p, ("family_key", "family_first", "family_last"), left, right, _family_name_levels
     )
+    swapped, swapped_typo = _swaps(p, left, right)
+    gamma[swapped | (swapped_typo & (gamma == gamma_for("family_name", "else")))] = -1
+    return gamma
 
 
 def compare_date_of_birth(p: Prepared, left: np.ndarray, right: np.ndarray) -> Levels:
@@ -378,15 +516,21 @@ def compare_sex(p: Prepared, left: np.ndarray, right: np.ndarray) -> Levels:
 def _one_slip(p: Prepared, column: str, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """True where two different values of equal length differ in one character, or in two
     neighbouring characters swapped (``9846985`` / ``9836985``, ``9512945`` / ``9519245``)."""
-    coded = p.coded(column)
-    a, b = coded.codes[left], coded.codes[right]
+    first_half, second_half, outer = p.slip_keys(column)
+    near = (
+        ((first_half[left] == first_half[right]) & (first_half[left] >= 0))
+        | (second_half[left] == second_half[right]) & (second_half[left] >= 0)
+        | (outer[left] == outer[right]) & (outer[left] >= 0)
+    )
+    codes = p.coded(column).codes
+    at = np.flatnonzero(near)
+    a, b = codes[left[at]], codes[right[at]]
+    at, a, b = at[a != b], a[a != b], b[a != b]
     result = np.zeros(left.size, dtype=bool)
-    matrix, lengths = p.characters(column)
-    at = np.flatnonzero((a >= 0) & (b >= 0) & (a != b))
-    at = at[lengths[a[at]] == lengths[b[at]]]
     if at.size == 0:
         return result
-    ca, cb = matrix[a[at]], matrix[b[at]]
+    matrix, _ = p.characters(column)
+    ca, cb = matrix[a], matrix[b]
     differs = ca != cb
     count = differs.sum(axis=1)
     first = np.argmax(differs, axis=1)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ from linkage.model import (
     ModelParameters,
     PatternSpace,
     TrainingSession,
+    estimate_u,
     term_frequencies,
     train,
     weigh,
@@ -246,7 +248,16 @@ def link_records(
 
     with timer.step("block"):
         n = len(std)
-        candidates = block(std, settings.blocking_rules, max_block_size=settings.max_block_size)
+
+        def column_codes(column: str) -> np.ndarray:
+            return prepared.coded(column).codes
+
+        candidates = block(
+            std,
+            settings.blocking_rules,
+            max_block_size=settings.max_block_size,
+            column_codes=column_codes,
+        )
         d_left, d_right, d_code = _decision_pairs(decisions, index_of)
         left, right, rule = _pairs_to_score(candidates, d_left, d_right, n)
         width = np.int64(max(n, 1))
@@ -259,11 +270,22 @@ def link_records(
             [r.name for r in settings.blocking_rules] + ["decision"], dtype=object
         )
 
+    # u needs only the records: estimate it on a second thread while the candidates are
+    # compared (numpy, pandas and rapidfuzz release the GIL for most of the work)
+    u_pool = ThreadPoolExecutor(max_workers=1)
+    u_future = u_pool.submit(
+        estimate_u,
+        prepared,
+        names,
+        n_pairs=settings.u_sample_pairs,
+        seed=settings.seed,
+        floor=settings.probability_floor,
+    )
     with timer.step("compare"):
         space = PatternSpace(names)
         gammas = {name: np.empty(left.size, dtype=np.int8) for name in names}
         training = [r for r in settings.blocking_rules if r.name in settings.training_rules]
-        rule_codes = [key_codes(std, r.columns) for r in training]
+        rule_codes = [key_codes(std, r.columns, column_codes=column_codes) for r in training]
         candidate_counts = np.zeros(space.size)
         session_counts = [np.zeros(space.size) for _ in training]
         for part in _chunks(left.size, settings.chunk_pairs):
@@ -279,6 +301,8 @@ def link_records(
                 counts += space.count(pattern[(a >= 0) & (a == codes[part_right])])
 
     with timer.step("train"):
+        u_estimate = u_future.result()
+        u_pool.shutdown()
         sessions = tuple(
             TrainingSession(
                 name=r.name,
@@ -297,6 +321,7 @@ def link_records(
             max_iterations=settings.em_max_iterations,
             tolerance=settings.em_tolerance,
             floor=settings.probability_floor,
+            u_estimate=u_estimate,
         )
 
     with timer.step("score"):
