@@ -436,6 +436,9 @@ def _child(engine: str, data_file: Path, out_file: Path, options: dict[str, Any]
         with tempfile.TemporaryDirectory(prefix="dalink_duckdb_", dir=spill_root) as spill:
             result = runner(frame, spill_dir=Path(spill), limits=limits)
     result["peak_rss_mb"] = _peak_rss_mb()
+    # CPU seconds (all threads): a load-independent second view when the machine is shared
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result["cpu_s"] = usage.ru_utime + usage.ru_stime
     out_file.write_text(json.dumps(result))
 
 
@@ -453,8 +456,13 @@ def _run_isolated(engine: str, data_file: Path, workdir: Path, options: dict[str
     ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr else "failed"}
-    return dict(json.loads(out_file.read_text()))
+        result = {"error": done.stderr.strip().splitlines()[-1] if done.stderr else "failed"}
+    else:
+        result = dict(json.loads(out_file.read_text()))
+    # every run as it ends, so a long benchmark that is stopped still leaves its runs
+    with (workdir / "runs.jsonl").open("a") as runs:
+        runs.write(json.dumps({"engine": engine, **result}) + "\n")
+    return result
 
 
 def _summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
