@@ -226,8 +226,8 @@ class Prepared:
             codes, uniques = pd.factorize(both, use_na_sentinel=True)
             codes = codes.astype(np.int64)
             n = len(self.std)
-            self._ints["_joint_given"] = codes[:n]
-            self._ints["_joint_family"] = codes[n:]
+            self._ints["_joint_given"] = codes[:n].astype(np.int32)
+            self._ints["_joint_family"] = codes[n:].astype(np.int32)
             self._ints["_joint_uniques"] = np.asarray(uniques, dtype=object)
         return self._ints["_joint_given"], self._ints["_joint_family"]
 
@@ -332,6 +332,17 @@ def _swaps(p: Prepared, left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray
     cross_b = _code_pair_scores(uniques, fl, gr, scorer)
     typo[at] = ~exact & (cross_a >= 0.85) & (cross_b >= 0.85)
     return swapped, typo
+
+
+def _crossed(p: Prepared, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """One name (not both: that is a swap) equals the other record's other name: the
+    fields swapped and one of them then changed (``raquel lodge`` / ``garnett raquel``)."""
+    g, f = p.joint_names()
+    gl, fr = g[left], f[right]
+    one = (gl >= 0) & (gl == fr)
+    fl, gr = f[left], g[right]
+    other = (fl >= 0) & (fl == gr)
+    return one ^ other
 
 
 def _nickname_equivalent(coded: Coded, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -446,7 +457,7 @@ def _given_name_levels(p: Prepared, left: np.ndarray, right: np.ndarray) -> Leve
     nickname_typo[weaker] = _typo_of_variant(p, "given_first", left[weaker], right[weaker])
     never = np.zeros(left.size, dtype=bool)
     return _gamma(
-        [exact, nickname, jw >= 0.92, never, never, jw >= 0.85, nickname_typo, jw >= 0.7],
+        [exact, nickname, jw >= 0.92, never, never, jw >= 0.85, nickname_typo, never, jw >= 0.7],
         ~_present(given, left, right),
     )
 
@@ -458,6 +469,7 @@ def compare_given_name(p: Prepared, left: np.ndarray, right: np.ndarray) -> Leve
     for mask, label in (
         (swapped, "swapped with family name"),
         (swapped_typo, "swapped with family name, with a typo"),
+        (_crossed(p, left, right), "the other record's family name"),
     ):
         level = gamma_for("given_name", label)
         gamma[mask] = np.maximum(gamma[mask], level)
@@ -478,12 +490,14 @@ def _family_name_levels(p: Prepared, left: np.ndarray, right: np.ndarray) -> Lev
 
 def compare_family_name(p: Prepared, left: np.ndarray, right: np.ndarray) -> Levels:
     """Swapped names are counted once, by the given-name comparison: here such a pair is
-    null (no further evidence), or a swap would weigh twice what agreeing names weigh."""
+    null (no further evidence), or a swap would weigh twice what agreeing names weigh; so
+    is a pair whose one crossed name the given-name comparison counted."""
     gamma = _per_value_pair(
         p, ("family_key", "family_first", "family_last"), left, right, _family_name_levels
     )
     swapped, swapped_typo = _swaps(p, left, right)
-    gamma[swapped | (swapped_typo & (gamma == gamma_for("family_name", "else")))] = -1
+    unlike = gamma == gamma_for("family_name", "else")
+    gamma[swapped | ((swapped_typo | _crossed(p, left, right)) & unlike)] = -1
     return gamma
 
 
@@ -633,6 +647,7 @@ COMPARISONS: dict[str, Comparison] = {
                 "swapped with family name, with a typo",
                 "jaro-winkler >= 0.85",
                 "a nickname of it, with a typo",
+                "the other record's family name",
                 "jaro-winkler >= 0.7",
                 "else",
             ),
