@@ -159,3 +159,65 @@ def test_level_table_lists_null_first_and_else_last() -> None:
     assert table["label"].iloc[-1] == "else"
     assert table["gamma"].tolist() == [-1, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0]
     assert gamma_for("given_name", "exact") == 9
+
+
+def _prepared_nhs(values: list[str | None]) -> Prepared:
+    rows = [
+        {**BASE, "nhs_number": value, "record_key": f"r{i:05d}"} for i, value in enumerate(values)
+    ]
+    frame = pd.DataFrame(rows)
+    frame["date_of_birth"] = pd.to_datetime(frame["date_of_birth"])
+    return Prepared(standardise(frame))
+
+
+def test_one_slip_is_found_wherever_it_falls() -> None:
+    """The hashes that nominate pairs for the exact test must never miss a slip: every
+    changed digit and every swap of neighbours, at every position, of many lengths."""
+    rng = np.random.default_rng(7)
+    values: list[str | None] = []
+    expected: list[bool] = []
+    for length in range(2, 13):
+        for position in range(length):
+            digits = list(rng.choice(list("0123456789"), size=length))
+            original = "".join(digits)
+            changed = digits.copy()
+            changed[position] = str((int(changed[position]) + 1 + rng.integers(9)) % 10)
+            values += [original, "".join(changed)]
+            expected.append(True)
+            if position + 1 < length and digits[position] != digits[position + 1]:
+                swapped = digits.copy()
+                swapped[position], swapped[position + 1] = swapped[position + 1], swapped[position]
+                values += [original, "".join(swapped)]
+                expected.append(True)
+            # two changes apart is not one slip
+            far = changed.copy()
+            other = (position + 2) % length
+            if other != position:
+                far[other] = str((int(far[other]) + 1) % 10)
+                values += [original, "".join(far)]
+                expected.append(False)
+    prepared = _prepared_nhs(values)
+    left = np.arange(0, len(values), 2)
+    labels = [
+        COMPARISONS["nhs_number"].label(int(g))
+        for g in compare(prepared, left, left + 1, ("nhs_number",))["nhs_number"]
+    ]
+    slip = [label == "one digit changed or two neighbours swapped" for label in labels]
+    assert slip == expected
+
+
+@pytest.mark.parametrize("dense", [True, False])
+def test_distinct_value_pairs_dense_and_hashed_agree(
+    dense: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from linkage import comparisons
+
+    if not dense:
+        monkeypatch.setattr(comparisons, "_DENSE_PAIRS", 0)
+    a = np.array([0, 1, 0, -1, 2, 0, 1, 2, -1])
+    b = np.array([1, 1, 1, 0, -1, 1, 2, 2, -1])
+    ua, ub, slot = comparisons._unique_code_pairs(a, b, 3)
+    pairs = list(zip(ua[slot].tolist(), ub[slot].tolist(), strict=True))
+    missing = (-1, -1)
+    assert pairs == [(0, 1), (1, 1), (0, 1), missing, missing, (0, 1), (1, 2), (2, 2), missing]
+    assert len(set(zip(ua.tolist(), ub.tolist(), strict=True))) == ua.size
