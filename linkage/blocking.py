@@ -7,6 +7,7 @@ Keys shared by more than ``max_block_size`` records are skipped and reported.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,14 +27,26 @@ class CandidatePairs:
     report: pd.DataFrame
 
 
-def key_codes(frame: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
-    """One int64 code per row for the combination of ``columns``; -1 when any is missing."""
+ColumnCodes = Callable[[str], np.ndarray]
+
+
+def _factorized(frame: pd.DataFrame) -> ColumnCodes:
+    return lambda column: pd.factorize(frame[column], use_na_sentinel=True)[0]
+
+
+def key_codes(
+    frame: pd.DataFrame, columns: tuple[str, ...], *, column_codes: ColumnCodes | None = None
+) -> np.ndarray:
+    """One int64 code per row for the combination of ``columns``; -1 when any is missing.
+    ``column_codes``: a column's values as codes (-1 = missing), when the caller has them
+    already (factorizing string columns is most of the cost)."""
+    codes_of = column_codes or _factorized(frame)
     codes = np.zeros(len(frame), dtype=np.int64)
     missing = np.zeros(len(frame), dtype=bool)
     for column in columns:
-        col_codes, uniques = pd.factorize(frame[column], use_na_sentinel=True)
+        col_codes = codes_of(column)
         missing |= col_codes < 0
-        codes = codes * (len(uniques) + 1) + col_codes + 1
+        codes = codes * (int(col_codes.max(initial=-1)) + 2) + col_codes + 1
         # keep the combined code small so that several columns never overflow int64
         codes = pd.factorize(codes)[0].astype(np.int64)
     codes[missing] = -1
@@ -91,7 +104,11 @@ def pairs_within_groups(
 
 
 def block(
-    std: pd.DataFrame, rules: tuple[BlockingRule, ...], *, max_block_size: int
+    std: pd.DataFrame,
+    rules: tuple[BlockingRule, ...],
+    *,
+    max_block_size: int,
+    column_codes: ColumnCodes | None = None,
 ) -> CandidatePairs:
     """Union the candidate pairs of every rule; the report has one row per rule.
 
@@ -103,7 +120,7 @@ def block(
     tagged: list[np.ndarray] = []
     rows = []
     for number, rule in enumerate(rules):
-        codes = key_codes(std, rule.columns)
+        codes = key_codes(std, rule.columns, column_codes=column_codes)
         left, right, skipped = pairs_within_groups(codes, max_group=max_block_size)
         # one int64 per pair: the pair code with the rule number in its lowest "digit", so
         # an in-place sort puts each pair's earliest rule first (no argsort, no copies)

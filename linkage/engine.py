@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -28,6 +29,7 @@ from linkage.model import (
     ModelParameters,
     PatternSpace,
     TrainingSession,
+    estimate_u,
     term_frequencies,
     train,
     weigh,
@@ -128,8 +130,14 @@ def _guards(gammas: dict[str, np.ndarray], settings: LinkageSettings) -> np.ndar
     n = len(next(iter(gammas.values())))
     reason = np.zeros(n, dtype=np.int8)
     nhs = gammas.get("nhs_number")
+    # the same number, or (for identifiers without a check digit) one slip from it, is
+    # direct evidence that outweighs twin-like or contradicting fields
     nhs_agree = (
-        nhs == gamma_for("nhs_number", "agree") if nhs is not None else np.zeros(n, dtype=bool)
+        np.isin(
+            nhs, gammas_for("nhs_number", "agree", "one digit changed or two neighbours swapped")
+        )
+        if nhs is not None
+        else np.zeros(n, dtype=bool)
     )
     given, family, dob = (
         gammas.get("given_name"),
@@ -169,7 +177,12 @@ def _guards(gammas: dict[str, np.ndarray], settings: LinkageSettings) -> np.ndar
         )
         reason[twins] = GUARD_CODE["twins"]
     if nhs is not None and settings.guard_nhs_conflict:
-        reason[nhs == gamma_for("nhs_number", "disagree")] = GUARD_CODE["nhs_conflict"]
+        # two different numbers, however alike (a slip can only be seen between numbers
+        # without a check digit, where this guard is off)
+        different = gammas_for(
+            "nhs_number", "disagree", "one digit changed or two neighbours swapped"
+        )
+        reason[np.isin(nhs, different)] = GUARD_CODE["nhs_conflict"]
     return reason
 
 
@@ -321,7 +334,16 @@ def link_records(
 
     with timer.step("block"):
         n = len(std)
-        candidates = block(std, settings.blocking_rules, max_block_size=settings.max_block_size)
+
+        def column_codes(column: str) -> np.ndarray:
+            return prepared.coded(column).codes
+
+        candidates = block(
+            std,
+            settings.blocking_rules,
+            max_block_size=settings.max_block_size,
+            column_codes=column_codes,
+        )
         d_left, d_right, d_code = _decision_pairs(decisions, index_of)
         left, right, rule = _pairs_to_score(candidates, d_left, d_right, n)
         d_pos, d_order = _decided_positions(left, right, d_left, d_right, n)
@@ -353,11 +375,22 @@ def link_records(
         model = reuse.model
         nights_reused = reuse.nights_reused
     else:
+        # u needs only the records: estimate it on a second thread while the candidates are
+        # compared (numpy, pandas and rapidfuzz release the GIL for most of the work)
+        u_pool = ThreadPoolExecutor(max_workers=1)
+        u_future = u_pool.submit(
+            estimate_u,
+            prepared,
+            names,
+            n_pairs=settings.u_sample_pairs,
+            seed=settings.seed,
+            floor=settings.probability_floor,
+        )
         with timer.step("compare"):
             space = PatternSpace(names)
             gammas = {name: np.empty(left.size, dtype=np.int8) for name in names}
             training = [r for r in settings.blocking_rules if r.name in settings.training_rules]
-            rule_codes = [key_codes(std, r.columns) for r in training]
+            rule_codes = [key_codes(std, r.columns, column_codes=column_codes) for r in training]
             candidate_counts = np.zeros(space.size)
             session_counts = [np.zeros(space.size) for _ in training]
             for part in _chunks(left.size, settings.chunk_pairs):
@@ -374,6 +407,8 @@ def link_records(
             compared = int(left.size)
 
         with timer.step("train"):
+            u_estimate = u_future.result()
+            u_pool.shutdown()
             sessions = tuple(
                 TrainingSession(
                     name=r.name,
@@ -392,6 +427,7 @@ def link_records(
                 max_iterations=settings.em_max_iterations,
                 tolerance=settings.em_tolerance,
                 floor=settings.probability_floor,
+                u_estimate=u_estimate,
             )
         nights_reused = 0
 

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from adapters.errors import ConfigError
+from linkage.comparisons import COMPARISONS
 from linkage.model import ModelParameters
 from linkage.settings import LinkageSettings
 
@@ -170,6 +171,8 @@ def plan_reuse(
         return None, "linkage settings changed"
     if tuple(state.model.names) != tuple(settings.comparisons):
         return None, "comparisons changed"
+    if any(len(state.model.m[n]) != COMPARISONS[n].n_levels for n in state.model.names):
+        return None, "comparison levels changed (a new dalink version)"
     if state.nights_reused + 1 > settings.retrain_after_nights:
         return None, f"model reused for {state.nights_reused} nights"
     position = pd.Index(state.keys).get_indexer(pd.Index(keys))

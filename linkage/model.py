@@ -294,13 +294,17 @@ def train(
     max_iterations: int,
     tolerance: float,
     floor: float,
+    u_estimate: tuple[dict[str, np.ndarray], int] | None = None,
 ) -> ModelParameters:
     """u from random pairs; m by EM, one session per training rule, each comparison's m the
     average over the sessions that estimated it; then λ by EM over all candidates with m and
     u fixed (non-candidate pairs count as non-matches).  ``candidate_counts``: the pattern
-    counts of every candidate pair."""
+    counts of every candidate pair.  ``u_estimate``: ``estimate_u``'s answer when the caller
+    has it already (it may run beside the comparison of the candidates)."""
     names = space.names
-    u, sampled = estimate_u(prepared, names, n_pairs=u_sample_pairs, seed=seed, floor=floor)
+    u, sampled = u_estimate or estimate_u(
+        prepared, names, n_pairs=u_sample_pairs, seed=seed, floor=floor
+    )
     n = len(prepared)
     total_pairs = max(n * (n - 1) // 2, 1)
     initial = {name: _initial_m(COMPARISONS[name].n_levels) for name in names}

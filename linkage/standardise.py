@@ -47,7 +47,9 @@ def _ascii_lower(value: str) -> str:
 def _map_unique(values: pd.Series, func: Callable[[str], str | None]) -> pd.Series:
     """Apply ``func`` to each distinct non-missing value once and map the results back."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    mapped = np.array([func(str(u)) for u in uniques] + [None], dtype=object)
+    # iterate a plain object array: a pandas string array pays per element to hand one out
+    distinct = np.asarray(uniques, dtype=object)
+    mapped = np.array([func(str(u)) for u in distinct] + [None], dtype=object)
     out = pd.Series(mapped[codes], index=values.index, dtype="string")
     return out
 
@@ -192,6 +194,7 @@ def _clean_postcode(value: str) -> str | None:
 
 
 _NUMBER = re.compile(r"\d+[a-z]?")
+_NOT_ADDRESS = re.compile(r"[^a-z0-9\s]")
 
 
 def _house_numbers(line: str) -> str | None:
@@ -220,7 +223,7 @@ def address_key(line: str) -> str | None:
 def _clean_address(value: str) -> str | None:
     """Lower case, punctuation dropped, street-type abbreviations expanded (``rd`` → road,
     a trailing ``st`` → street) with the household engineer's table in ``linkage.address``."""
-    tokens = re.sub(r"[^a-z0-9\s]", " ", _ascii_lower(value)).split()
+    tokens = _NOT_ADDRESS.sub(" ", _ascii_lower(value)).split()
     if tokens and tokens[-1] == "st":
         tokens[-1] = "street"
     text = " ".join(_ABBREVIATIONS.get(token, token) for token in tokens)

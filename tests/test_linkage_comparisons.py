@@ -35,6 +35,10 @@ NICKNAME_TYPO = "a nickname of it, with a typo"
 TRANSPOSED = "day and month transposed, year within one"
 TWO = "two of year, month, day agree"
 SAME_LINE_NO_POSTCODE = "same first line, a postcode missing"
+SWAPPED_TYPO = "swapped with family name, with a typo"
+CROSSED = "the other record's family name"
+NHS_SLIP = "one digit changed or two neighbours swapped"
+SAME_LINE_OTHER_PC = "same first line, different postcodes"
 
 CASES = [
     # given name
@@ -49,6 +53,18 @@ CASES = [
         {},
         "swapped with family name",
     ),
+    # swapped, and a slip in one name or both (never in the first letter)
+    ("given_name", {"given_name": "Quist", "family_name": "Robetr"}, {}, SWAPPED_TYPO),
+    ("given_name", {"given_name": "Quisst", "family_name": "Robret"}, {}, SWAPPED_TYPO),
+    ("given_name", {"given_name": "Quist", "family_name": "Bobert"}, {}, CROSSED),
+    ("given_name", {"given_name": "Quist", "family_name": "Rupert"}, {}, CROSSED),
+    # one name crossed over, the other changed: counted once, under the given name
+    ("given_name", {"given_name": "Garnett", "family_name": "Robert"}, {}, CROSSED),
+    ("family_name", {"given_name": "Garnett", "family_name": "Robert"}, {}, "null"),
+    ("given_name", {"given_name": "Quist", "family_name": "Garnett"}, {}, CROSSED),
+    ("family_name", {"given_name": "Quist", "family_name": "Garnett"}, {}, "null"),
+    ("given_name", {"given_name": "Garnett", "family_name": "Quist"}, {}, "else"),
+    ("family_name", {"given_name": "Garnett", "family_name": "Quist"}, {}, "exact"),
     ("given_name", {"given_name": "Karen"}, {"given_name": "Karin"}, "jaro-winkler >= 0.85"),
     # a mangled police nominal (and names only loosely alike)
     ("given_name", {"given_name": "William"}, {"given_name": "Wiyl"}, NICKNAME_TYPO),
@@ -62,12 +78,9 @@ CASES = [
     # family name
     ("family_name", {"family_name": "O'Brien"}, {"family_name": "OBRIEN"}, "exact"),
     ("family_name", {"family_name": "Smith-Jones"}, {"family_name": "Smith Jones"}, "exact"),
-    (
-        "family_name",
-        {"family_name": "Robert", "given_name": "Quist"},
-        {},
-        "swapped with given name",
-    ),
+    # a swap is counted once, under the given name
+    ("family_name", {"family_name": "Robert", "given_name": "Quist"}, {}, "null"),
+    ("family_name", {"family_name": "Robetr", "given_name": "Quist"}, {}, "null"),
     (
         "family_name",
         {"family_name": "Smith-Jones"},
@@ -97,11 +110,23 @@ CASES = [
     # NHS number
     ("nhs_number", {"nhs_number": "9434765919"}, {"nhs_number": "9434765919"}, "agree"),
     ("nhs_number", {"nhs_number": "9434765919"}, {"nhs_number": "9434765870"}, "disagree"),
+    # identifiers without a check digit (Febrl's soc_sec_id): one slip apart
+    ("nhs_number", {"nhs_number": "9846985"}, {"nhs_number": "9836985"}, NHS_SLIP),
+    ("nhs_number", {"nhs_number": "9512945"}, {"nhs_number": "9519245"}, NHS_SLIP),
+    ("nhs_number", {"nhs_number": "2345085"}, {"nhs_number": "2345058"}, NHS_SLIP),
+    ("nhs_number", {"nhs_number": "2345085"}, {"nhs_number": "2345508"}, "disagree"),
+    ("nhs_number", {"nhs_number": "2345085"}, {"nhs_number": "2345096"}, "disagree"),
+    ("nhs_number", {"nhs_number": "2345085"}, {"nhs_number": "234508"}, "disagree"),
     ("nhs_number", {"nhs_number": "9434765919"}, {}, "null"),
     # address: one comparison for postcode and first line
     ("address", {}, {"address_1": "12, High St."}, "same postcode and first line"),
     ("address", {}, {"address_1": "Flat 3, 12 High Street"}, "same postcode"),
     ("address", {}, {"postcode": "B1 1AA"}, "same first line, different postcodes"),
+    # a space slipped into or out of a word
+    ("address", {}, {"address_1": "12 Highstreet"}, "same postcode and first line"),
+    ("address", {}, {"address_1": "12 High S treet"}, "same postcode and first line"),
+    ("address", {}, {"address_1": "12 Highstreet", "postcode": "B1 1AA"}, SAME_LINE_OTHER_PC),
+    ("address", {}, {"address_1": "14 Highstreet", "postcode": "B1 1AA"}, "else"),
     # no postcode on one side: the first line alone, abbreviations and flats as above
     ("address", {}, {"postcode": None}, "same first line, a postcode missing"),
     ("address", {}, {"address_1": "12 HIGH ST", "postcode": ""}, SAME_LINE_NO_POSTCODE),
@@ -132,5 +157,67 @@ def test_level_table_lists_null_first_and_else_last() -> None:
     table = level_table(("given_name",))
     assert table["label"].iloc[0] == "null"
     assert table["label"].iloc[-1] == "else"
-    assert table["gamma"].tolist() == [-1, 7, 6, 5, 4, 3, 2, 1, 0]
-    assert gamma_for("given_name", "exact") == 7
+    assert table["gamma"].tolist() == [-1, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0]
+    assert gamma_for("given_name", "exact") == 9
+
+
+def _prepared_nhs(values: list[str | None]) -> Prepared:
+    rows = [
+        {**BASE, "nhs_number": value, "record_key": f"r{i:05d}"} for i, value in enumerate(values)
+    ]
+    frame = pd.DataFrame(rows)
+    frame["date_of_birth"] = pd.to_datetime(frame["date_of_birth"])
+    return Prepared(standardise(frame))
+
+
+def test_one_slip_is_found_wherever_it_falls() -> None:
+    """The hashes that nominate pairs for the exact test must never miss a slip: every
+    changed digit and every swap of neighbours, at every position, of many lengths."""
+    rng = np.random.default_rng(7)
+    values: list[str | None] = []
+    expected: list[bool] = []
+    for length in range(2, 13):
+        for position in range(length):
+            digits = list(rng.choice(list("0123456789"), size=length))
+            original = "".join(digits)
+            changed = digits.copy()
+            changed[position] = str((int(changed[position]) + 1 + rng.integers(9)) % 10)
+            values += [original, "".join(changed)]
+            expected.append(True)
+            if position + 1 < length and digits[position] != digits[position + 1]:
+                swapped = digits.copy()
+                swapped[position], swapped[position + 1] = swapped[position + 1], swapped[position]
+                values += [original, "".join(swapped)]
+                expected.append(True)
+            # two changes apart is not one slip
+            far = changed.copy()
+            other = (position + 2) % length
+            if other != position:
+                far[other] = str((int(far[other]) + 1) % 10)
+                values += [original, "".join(far)]
+                expected.append(False)
+    prepared = _prepared_nhs(values)
+    left = np.arange(0, len(values), 2)
+    labels = [
+        COMPARISONS["nhs_number"].label(int(g))
+        for g in compare(prepared, left, left + 1, ("nhs_number",))["nhs_number"]
+    ]
+    slip = [label == "one digit changed or two neighbours swapped" for label in labels]
+    assert slip == expected
+
+
+@pytest.mark.parametrize("dense", [True, False])
+def test_distinct_value_pairs_dense_and_hashed_agree(
+    dense: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from linkage import comparisons
+
+    if not dense:
+        monkeypatch.setattr(comparisons, "_DENSE_PAIRS", 0)
+    a = np.array([0, 1, 0, -1, 2, 0, 1, 2, -1])
+    b = np.array([1, 1, 1, 0, -1, 1, 2, 2, -1])
+    ua, ub, slot = comparisons._unique_code_pairs(a, b, 3)
+    pairs = list(zip(ua[slot].tolist(), ub[slot].tolist(), strict=True))
+    missing = (-1, -1)
+    assert pairs == [(0, 1), (1, 1), (0, 1), missing, missing, (0, 1), (1, 2), (2, 2), missing]
+    assert len(set(zip(ua.tolist(), ub.tolist(), strict=True))) == ua.size

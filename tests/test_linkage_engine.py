@@ -9,6 +9,7 @@ import pytest
 
 from adapters.errors import ConfigError, NotFoundError
 from linkage import LinkageResult, LinkageSettings, explain, link_records
+from linkage.comparisons import gamma_for
 from tests.test_linkage_synth import make_population, pairwise_scores
 
 SETTINGS = LinkageSettings(u_sample_pairs=300_000)
@@ -189,7 +190,7 @@ def test_common_family_name_weighs_less(
     result: LinkageResult, data: tuple[pd.DataFrame, pd.Series]
 ) -> None:
     family = dict(zip(data[0]["record_key"], data[0]["family_name"].str.upper(), strict=True))
-    exact = result.pairs[result.pairs["gamma_family_name"] == 5]
+    exact = result.pairs[result.pairs["gamma_family_name"] == gamma_for("family_name", "exact")]
     name = exact["record_key_l"].map(family)
     smith = exact.loc[name == "SMITH", "bf_family_name"]
     rare = exact.loc[name == "QUISTORP", "bf_family_name"]
@@ -233,3 +234,45 @@ def test_chunked_scoring_gives_the_same_answer(
 def test_bad_chunk_size_fails_at_once() -> None:
     with pytest.raises(ConfigError, match="chunk_pairs"):
         LinkageSettings(chunk_pairs=0)
+
+
+GUARD_CASES = [
+    # (nhs level, given level, family level, dob level, guard_nhs_conflict, expected guard)
+    ("disagree", "else", "exact", "exact", True, "nhs_conflict"),
+    (
+        "one digit changed or two neighbours swapped",
+        "exact",
+        "exact",
+        "exact",
+        True,
+        "nhs_conflict",
+    ),
+    ("agree", "else", "exact", "exact", True, None),
+    (None, "else", "exact", "exact", True, "twins"),
+    ("disagree", "else", "exact", "exact", False, "twins"),
+    # an identifier one slip away (no check digit) outweighs twin-like or contradicting fields
+    ("one digit changed or two neighbours swapped", "else", "exact", "exact", False, None),
+    ("one digit changed or two neighbours swapped", "else", "exact", "else", False, None),
+    ("disagree", "else", "exact", "else", False, "contradiction"),
+    (None, "jaro-winkler >= 0.7", "else", "else", True, "contradiction"),
+]
+
+
+@pytest.mark.parametrize(("nhs", "given", "family", "dob", "nhs_guard", "expected"), GUARD_CASES)
+def test_guards_table(
+    nhs: str | None, given: str, family: str, dob: str, nhs_guard: bool, expected: str | None
+) -> None:
+    from linkage.engine import GUARDS, _guards
+
+    def level(name: str, label: str | None) -> np.ndarray:
+        return np.array([-1 if label is None else gamma_for(name, label)], dtype=np.int8)
+
+    gammas = {
+        "nhs_number": level("nhs_number", nhs),
+        "given_name": level("given_name", given),
+        "family_name": level("family_name", family),
+        "date_of_birth": level("date_of_birth", dob),
+        "sex": level("sex", None),
+    }
+    code = _guards(gammas, LinkageSettings(guard_nhs_conflict=nhs_guard))
+    assert GUARDS[int(code[0])] == expected
