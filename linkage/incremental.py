@@ -146,8 +146,8 @@ def _model_from_json(data: dict[str, object]) -> ModelParameters:
 
 @dataclass(frozen=True)
 class Reuse:
-    """What a warm night takes from the last: per record, whether it is new or changed; per
-    candidate pair, the cached comparison levels (``cached`` marks the pairs that have them)."""
+    """What a warm night takes from the last: the model, and per record (in key order)
+    whether it is new or changed; the cached pair levels come from ``cached_gammas``."""
 
     model: ModelParameters
     changed: np.ndarray
