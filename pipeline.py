@@ -480,7 +480,7 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
             if not len(records):
                 raise InputFileError(f"{input_dir}: no person records in any extract")
             with stages.stage("link") as note:
-                last_state = None if options.retrain else store.linkage_state()
+                last_state = None if options.retrain else store.night_state("linkage")
                 result = link_records(
                     records,
                     settings=config.linkage,
@@ -586,6 +586,9 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
                     ],
                 )
                 review_links = review.assign(detail=_review_detail(review, records, result))
+                night_state: dict[str, bytes] = {}
+                if result.state is not None:
+                    night_state["linkage"] = result.state.to_bytes()
                 state = RunState(
                     run_id=run_id,
                     as_of=options.as_of,
@@ -607,10 +610,8 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
                     held=held,
                     flags=lifecycle[lifecycle["status"] != "RESOLVED"],
                     flag_transitions=lifecycle[lifecycle["status"] != "CONTINUING"],
-                    linkage_state=result.state.to_bytes() if result.state is not None else None,
+                    night_state=night_state,
                 )
-                # Swap in, then commit, then drop the old folder; a failed commit swaps back
-                # and a kill in between is healed by recover_out_dir on the next run.
                 # Staged → store committed → swapped in. A failed commit publishes nothing; a
                 # kill after the commit is rolled forward by recover_out_dir on the next start.
                 _checkpoint("staged")

@@ -27,7 +27,7 @@ import secrets
 import socket
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -154,9 +154,10 @@ meta = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
 )
 
-# What the next night's linkage may reuse (linkage.incremental): one row, replaced each run.
-linkage_state = sa.Table(
-    "linkage_state",
+# What the next night may reuse, one named blob per stage (for example "linkage", see
+# linkage.incremental); every blob is replaced by each committed run, in its transaction.
+night_state = sa.Table(
+    "night_state",
     metadata,
     sa.Column("name", sa.String(20), primary_key=True),
     sa.Column("run_id", sa.String(40), nullable=False),
@@ -191,7 +192,8 @@ class RunState:
     held: pd.DataFrame
     flags: pd.DataFrame
     flag_transitions: pd.DataFrame
-    linkage_state: bytes | None = None
+    #: named blobs for the next night to reuse (``Store.night_state``); all are replaced
+    night_state: Mapping[str, bytes] = field(default_factory=dict)
 
 
 def pair_id(record_key_l: str, record_key_r: str) -> str:
@@ -303,11 +305,11 @@ class Store:
             conn.execute(sa.insert(meta).values(name="pseudonym_key", value=key.hex()))
             return key
 
-    def linkage_state(self) -> bytes | None:
-        """The linkage state the last committed run left (``None`` on a first night)."""
+    def night_state(self, name: str) -> bytes | None:
+        """The blob called ``name`` the last committed run left (``None``: none was left)."""
         with self.engine.connect() as conn:
             row = conn.execute(
-                sa.select(linkage_state.c.state).where(linkage_state.c.name == "last")
+                sa.select(night_state.c.state).where(night_state.c.name == name)
             ).first()
         return None if row is None else bytes(row.state)
 
@@ -413,12 +415,12 @@ class Store:
                 conn.execute(sa.delete(flags))
                 _insert(conn, flags, state.flags.assign(last_run_id=state.run_id))
                 _insert(conn, flag_history, state.flag_transitions.assign(run_id=state.run_id))
-                if state.linkage_state is not None:
-                    conn.execute(sa.delete(linkage_state))
+                # A blob a run did not leave must not outlive it: the next night would
+                # otherwise reuse work from an older night than the one before it.
+                conn.execute(sa.delete(night_state))
+                for name, blob in sorted(state.night_state.items()):
                     conn.execute(
-                        sa.insert(linkage_state).values(
-                            name="last", run_id=state.run_id, state=state.linkage_state
-                        )
+                        sa.insert(night_state).values(name=name, run_id=state.run_id, state=blob)
                     )
         except sa.exc.SQLAlchemyError as exc:
             raise StoreError(f"could not save run {state.run_id}: {type(exc).__name__}") from exc
