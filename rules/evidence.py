@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from rules.codes import CodeLists
@@ -120,9 +121,13 @@ def code_hits(values: pd.Series, codes: frozenset[str]) -> pd.Series:
     """Whether any code of a ``|``-separated cell is in ``codes`` (vectorised)."""
     if values.empty:
         return pd.Series(False, index=values.index, dtype=bool)
-    parts = _text(values).fillna("").str.split("|").explode().str.strip()
-    hits = parts.isin(codes).groupby(level=0).any()
-    return hits.reindex(values.index, fill_value=False).astype(bool)
+    # A code column repeats a few thousand distinct cells over many rows: split each
+    # distinct cell once and spread the answer back by its factor code.
+    cell, distinct = pd.factorize(_text(values), use_na_sentinel=True)
+    parts = pd.Series(distinct, dtype="string").str.split("|").explode().str.strip()
+    per_distinct = parts.isin(codes).groupby(level=0).any().to_numpy(dtype=bool)
+    hit = np.append(per_distinct, False)[cell]  # code -1 (blank cell) takes the False
+    return pd.Series(hit, index=values.index, dtype=bool)
 
 
 def _rows(base: pd.DataFrame, mask: pd.Series, kind: str, basis: str | pd.Series) -> pd.DataFrame:
