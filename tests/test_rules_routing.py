@@ -72,6 +72,50 @@ def test_holdings_need_to_know() -> None:
     assert pd.isna(by.loc[("p1", "police", "F01"), "nhs_number"])
 
 
+def _frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
+    columns = [
+        "person_ref",
+        "source",
+        "org_code",
+        "record_id",
+        "local_id",
+        "nhs_number",
+        "address_date",
+        "gp_current",
+    ]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["address_date"] = pd.to_datetime(frame["address_date"])
+    return frame
+
+
+def test_holdings_ties_are_broken_the_same_way_every_night() -> None:
+    held = holdings(
+        _frame(
+            [
+                # most frequent number wins (p1); a tie goes to the smaller number (p2)
+                ("p1", "ae", "R1", "A9", "L9", "9990000034", "2026-01-01", False),
+                ("p1", "ae", "R1", "A8", "L8", "9990000034", None, False),
+                ("p1", "gp", "G1", "P1", "P1", "9990000018", "2026-01-01", True),
+                ("p2", "ae", "R1", "B2", "M2", "9990000026", "2026-01-01", False),
+                ("p2", "ae", "R1", "B1", "M1", "9990000018", "2026-01-01", False),
+                # unknown last_seen loses to a known one; same date: the smaller record id
+                ("p3", "mh", "M1", "C1", "C1", None, None, False),
+                ("p3", "mh", "M1", "C2", "C2", None, "2025-01-01", False),
+                ("p3", "police", "F1", "N2", "N2", None, "2025-01-01", False),
+                ("p3", "police", "F1", "N1", "N1", None, "2025-01-01", False),
+            ]
+        )
+    )
+    by = held.set_index(["person_ref", "recipient_type", "recipient_code"])
+    assert by.loc[("p1", "gp", "G1"), "nhs_number"] == "9990000034"
+    assert by.loc[("p1", "ae", "R1"), "local_id"] == "L9"  # dated record before undated
+    assert by.loc[("p2", "ae", "R1"), "nhs_number"] == "9990000018"
+    assert by.loc[("p2", "ae", "R1"), "local_id"] == "M1"
+    assert by.loc[("p3", "mh", "M1"), "local_id"] == "C2"
+    assert by.loc[("p3", "police", "F1"), "local_id"] == "N1"
+    assert list(held["person_ref"]) == sorted(held["person_ref"])  # holder order
+
+
 def _raw(rows: list[tuple[str, str, str | None]]) -> pd.DataFrame:
     return flag_frame(
         pd.DataFrame(
