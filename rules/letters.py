@@ -29,13 +29,20 @@ def letter_attendances(context: RuleContext, window_days: int) -> pd.DataFrame:
     """
     t = table(context, "ae_attendances", AE_COLUMNS)
     t = t.loc[~t.duplicated(["provider_code", "attendance_id"], keep="first")]
-    provider = t["provider_code"].astype("string").str.strip()
-    attendance = t["attendance_id"].astype("string").str.strip()
     arrival = pd.to_datetime(t["arrival_at"]).astype("datetime64[ns]")
     departure = pd.to_datetime(
         t["departure_at"] if "departure_at" in t else pd.Series(pd.NaT, index=t.index)
     ).astype("datetime64[ns]")
     left_at = departure.fillna(arrival)
+    # Dates first: the window holds a few percent of a year's attendances, and the text
+    # work below need only be done for those.
+    when = (arrival.dt.normalize() <= context.as_of) & in_window(
+        left_at, context.as_of, window_days
+    )
+    when = when.fillna(False).to_numpy(dtype=bool)
+    t, arrival, left_at = t.loc[when], arrival.loc[when], left_at.loc[when]
+    provider = t["provider_code"].astype("string").str.strip()
+    attendance = t["attendance_id"].astype("string").str.strip()
     sent = pd.to_datetime(
         t["gp_letter_sent_at"] if "gp_letter_sent_at" in t else pd.Series(pd.NaT, index=t.index)
     ).astype("datetime64[ns]")
@@ -51,11 +58,13 @@ def letter_attendances(context: RuleContext, window_days: int) -> pd.DataFrame:
         [provider.fillna("").astype(str), attendance.fillna("").astype(str)]
     )
     covered = (concerns != "") | pd.Series(keys.isin(harm_keys), index=t.index)
+    t, provider, attendance = t.loc[covered], provider.loc[covered], attendance.loc[covered]
     local = (
         t["local_patient_id"].astype("string").str.strip()
         if "local_patient_id" in t
         else pd.Series(pd.NA, index=t.index, dtype="string")
     )
+    sent = sent.loc[covered]
     out = pd.DataFrame(
         {
             "provider_code": provider,
@@ -64,17 +73,12 @@ def letter_attendances(context: RuleContext, window_days: int) -> pd.DataFrame:
             .map(context.record_person)
             .astype("string"),
             "local_id": local.fillna(attendance),
-            "arrival_at": arrival,
-            "left_at": left_at,
+            "arrival_at": arrival.loc[covered],
+            "left_at": left_at.loc[covered],
             "sent_at": sent.where(sent < run_end(context)),
         }
     )
-    keep = (
-        covered
-        & (arrival.dt.normalize() <= context.as_of)
-        & in_window(left_at, context.as_of, window_days)
-    )
-    return out.loc[keep.fillna(False).astype(bool)].reset_index(drop=True)
+    return out.reset_index(drop=True)
 
 
 def whole_hours(delta: pd.Series) -> pd.Series:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+import pytest
 
 from rules import holdings, route
 from rules.base import flag_frame
@@ -177,3 +178,20 @@ def test_every_routed_row_is_held() -> None:
     routed = out.loc[out["recipient_type"] != "unrouted"]
     assert _keys(routed) <= _keys(held)
     assert set(out.loc[out["recipient_type"] == "unrouted", "person_ref"]) == {"p2", "p9"}
+
+
+def test_the_need_to_know_check_refuses_a_row_for_a_non_holder() -> None:
+    from rules.errors import RoutingError
+    from rules.routing import _check_held
+
+    held = holdings(_records())
+    rows = held[["person_ref", "recipient_type", "recipient_code"]].copy()
+    _check_held(rows, held)  # every holder may receive
+    for person, rtype, code in [
+        ("p2", "gp", "A81001"),
+        ("p1", "ae", "RAE09"),
+        ("p9", "ae", "RAE01"),
+    ]:
+        stray = pd.concat([rows, pd.DataFrame([[person, rtype, code]], columns=rows.columns)])
+        with pytest.raises(RoutingError):
+            _check_held(stray, held)
