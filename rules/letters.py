@@ -36,10 +36,11 @@ def letter_attendances(context: RuleContext, window_days: int) -> pd.DataFrame:
     left_at = departure.fillna(arrival)
     # Dates first: the window holds a few percent of a year's attendances, and the text
     # work below need only be done for those.
-    when = (arrival.dt.normalize() <= context.as_of) & in_window(
-        left_at, context.as_of, window_days
+    when = (
+        ((arrival.dt.normalize() <= context.as_of) & in_window(left_at, context.as_of, window_days))
+        .fillna(False)
+        .to_numpy(dtype=bool)
     )
-    when = when.fillna(False).to_numpy(dtype=bool)
     t, arrival, left_at = t.loc[when], arrival.loc[when], left_at.loc[when]
     provider = t["provider_code"].astype("string").str.strip()
     attendance = t["attendance_id"].astype("string").str.strip()
