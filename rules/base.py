@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 import holidays
+import numpy as np
 import pandas as pd
 
 from rules.errors import RulesError
@@ -71,6 +72,33 @@ class Rule:
     def evaluate(self, context: RuleContext, params: Mapping[str, int]) -> pd.DataFrame:
         """Raw flags (:data:`RAW_FLAG_COLUMNS`) or warnings (:data:`WARNING_COLUMNS`)."""
         raise NotImplementedError
+
+
+def ordered_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes that sort as the strings do (blank last), and the distinct strings in
+    order.  Sorting the distinct strings once with Python's str-only timsort is several times
+    faster than pandas' object argsort over every row."""
+    codes, uniques = pd.factorize(values)
+    distinct = np.asarray(uniques, dtype=object)
+    order = np.array(sorted(range(len(distinct)), key=distinct.__getitem__), dtype=np.intp)
+    rank = np.empty(len(distinct) + 1, dtype=np.intp)
+    rank[order] = np.arange(len(distinct))
+    rank[-1] = len(distinct)  # a blank (code -1) after every string
+    return rank[codes], distinct[order]
+
+
+def sorted_positions(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Row positions of ``frame.sort_values(columns, kind="stable")`` (ascending, blanks
+    last), computed on integer codes: string and date columns only."""
+    keys = []
+    for column in columns:
+        values = frame[column]
+        if pd.api.types.is_datetime64_dtype(values.dtype):
+            stamp = values.to_numpy(dtype="datetime64[ns]")
+            keys.append(np.where(np.isnat(stamp), np.iinfo(np.int64).max, stamp.view(np.int64)))
+        else:
+            keys.append(ordered_codes(values)[0])
+    return np.lexsort(keys[::-1]) if keys else np.arange(len(frame))
 
 
 def in_window(dates: pd.Series, as_of: pd.Timestamp, days: int) -> pd.Series:

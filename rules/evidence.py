@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rules.base import sorted_positions
 from rules.codes import CodeLists
 from rules.errors import RulesError
 
@@ -319,7 +320,7 @@ def link_evidence(pooled: pd.DataFrame, record_person: RecordPerson) -> pd.DataF
     pooled = pooled.loc[pooled["person_ref"].notna()]
     out = evidence_frame(pooled)
     out = out.drop_duplicates(["record_key", "reference", "kind", "basis", "date"])
-    return out.sort_values(
-        ["person_ref", "date", "kind", "source", "org_code", "reference", "basis"],
-        kind="stable",
-    ).reset_index(drop=True)
+    order = sorted_positions(
+        out, ["person_ref", "date", "kind", "source", "org_code", "reference", "basis"]
+    )
+    return out.iloc[order].reset_index(drop=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rules.base import RAW_FLAG_COLUMNS, WARNING_COLUMNS
+from rules.base import RAW_FLAG_COLUMNS, WARNING_COLUMNS, ordered_codes
 from rules.errors import RoutingError, RulesError
 
 HOLDING_COLUMNS = (
@@ -71,7 +71,7 @@ def holdings(records: pd.DataFrame) -> pd.DataFrame:
         raise RulesError(f"records lack column(s) {', '.join(missing)} (contract B + person_ref)")
     r = records.loc[records["person_ref"].notna(), list(_RECORD_COLUMNS)]
     text = {c: r[c].astype("string") for c in ("person_ref", "source", "org_code", "record_id")}
-    person, persons = _ordered_codes(text["person_ref"])
+    person, persons = ordered_codes(text["person_ref"])
     verified = _verified_numbers(person, len(persons), r["nhs_number"].astype("string"))
 
     source, org = text["source"], text["org_code"]
@@ -87,10 +87,10 @@ def holdings(records: pd.DataFrame) -> pd.DataFrame:
     seen = pd.to_datetime(r["address_date"]).astype("datetime64[ns]").to_numpy()[rows]
     # One row per holder: the latest last_seen (unknown last), then the smallest record id;
     # holders in (person_ref, recipient_type, recipient_code) order, blanks last.
-    holder = (person[rows], _ordered_codes(source.iloc[rows])[0], _ordered_codes(org.iloc[rows])[0])
+    holder = (person[rows], ordered_codes(source.iloc[rows])[0], ordered_codes(org.iloc[rows])[0])
     unseen = np.isnat(seen)
     newest_first = np.where(unseen, 0, -seen.view(np.int64))
-    order = np.lexsort((_ordered_codes(record_id)[0], newest_first, unseen, *reversed(holder)))
+    order = np.lexsort((ordered_codes(record_id)[0], newest_first, unseen, *reversed(holder)))
     starts = np.ones(len(order), dtype=bool)
     if len(order):
         starts[1:] = np.any([key[order][1:] != key[order][:-1] for key in holder], axis=0)
@@ -109,23 +109,10 @@ def holdings(records: pd.DataFrame) -> pd.DataFrame:
     return out.loc[:, list(HOLDING_COLUMNS)].reset_index(drop=True)
 
 
-def _ordered_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes that sort as the strings do (blank last), and the distinct strings in
-    order.  Sorting the distinct strings once with Python's str-only timsort is several times
-    faster than pandas' object argsort over every row."""
-    codes, uniques = pd.factorize(values)
-    distinct = np.asarray(uniques, dtype=object)
-    order = np.array(sorted(range(len(distinct)), key=distinct.__getitem__), dtype=np.intp)
-    rank = np.empty(len(distinct) + 1, dtype=np.intp)
-    rank[order] = np.arange(len(distinct))
-    rank[-1] = len(distinct)  # a blank (code -1) after every string
-    return rank[codes], distinct[order]
-
-
 def _verified_numbers(person: np.ndarray, persons: int, nhs_number: pd.Series) -> pd.Series:
     """Per person code: the most frequent NHS number over all their records (ties to the
     smallest number; NA when they have none)."""
-    number, numbers = _ordered_codes(nhs_number)
+    number, numbers = ordered_codes(nhs_number)
     has = number < len(numbers)
     width = len(numbers) + 1
     pairs, counts = np.unique(

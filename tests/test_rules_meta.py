@@ -100,3 +100,23 @@ def test_empty_inputs_give_empty_typed_outputs() -> None:
     results = evaluate_all(RuleContext.of(as_of="2026-12-31"), {})
     assert list(results.flags.columns) == list(FLAG_COLUMNS) and results.flags.empty
     assert list(results.warnings.columns) == list(WARNING_COLUMNS) and results.warnings.empty
+
+
+def test_sorted_positions_is_a_stable_sort_with_blanks_last() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from rules.base import sorted_positions
+
+    rng = np.random.default_rng(7)
+    n = 400
+    frame = pd.DataFrame(
+        {
+            "a": pd.Series(rng.choice(["b", "a", "ab", "B", None], n), dtype="string"),
+            "d": pd.to_datetime(rng.choice(["2026-01-02", "2025-12-31", None], n)),
+            "c": pd.Series(rng.choice(["x", "y", None], n), dtype="string"),
+        }
+    )
+    for columns in (["a"], ["a", "d"], ["d", "c", "a"], []):
+        expected = frame.sort_values(columns, kind="stable").index if columns else frame.index
+        assert list(sorted_positions(frame, columns)) == list(expected), columns
