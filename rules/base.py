@@ -163,9 +163,16 @@ def household_members(context: RuleContext, communal_size: int) -> pd.DataFrame:
     members = p.loc[
         p["household_ref"].notna() & ~p["sensitive"], ["person_ref", "household_ref", "communal"]
     ]
-    size = members.groupby("household_ref")["person_ref"].transform("nunique")
-    communal = members.groupby("household_ref")["communal"].transform("any").astype(bool)
-    keep = ~communal & (size <= communal_size)
+    # Per household on integer codes (a string groupby-transform costs ten times more).
+    home, homes = pd.factorize(members["household_ref"])
+    person, persons = pd.factorize(members["person_ref"])
+    distinct = np.unique(home.astype(np.int64) * (len(persons) + 1) + person)
+    size = np.bincount(distinct // (len(persons) + 1), minlength=len(homes))
+    communal = (
+        np.bincount(home, weights=members["communal"].to_numpy(dtype=float), minlength=len(homes))
+        > 0
+    )
+    keep = ~communal[home] & (size[home] <= communal_size)
     return members.loc[keep, ["person_ref", "household_ref"]].drop_duplicates("person_ref")
 
 
