@@ -487,9 +487,11 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
                     decisions=store.decisions(),
                     previous=LinkageState.from_bytes(last_state) if last_state else None,
                 )
-                previous = store.identities()[["record_key", "person_ref", "first_seen_run"]]
+                records_before = store.identities()
                 record_person, person_events = assign_person_refs(
-                    result.clusters, previous, key=key
+                    result.clusters,
+                    records_before[["record_key", "person_ref", "first_seen_run"]],
+                    key=key,
                 )
                 note["detail"] = (
                     f"{record_person['person_ref'].nunique()} persons, "
@@ -611,6 +613,7 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
                     flags=lifecycle[lifecycle["status"] != "RESOLVED"],
                     flag_transitions=lifecycle[lifecycle["status"] != "CONTINUING"],
                     night_state=night_state,
+                    records_before=records_before,
                 )
                 # Staged → store committed → swapped in. A failed commit publishes nothing; a
                 # kill after the commit is rolled forward by recover_out_dir on the next start.

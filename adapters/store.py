@@ -32,6 +32,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -192,6 +193,9 @@ class RunState:
     held: pd.DataFrame
     flags: pd.DataFrame
     flag_transitions: pd.DataFrame
+    #: the records table as this run read it under its lock (``Store.identities``), so the
+    #: commit need not read it again; ``None``: read it in the transaction
+    records_before: pd.DataFrame | None = None
     #: named blobs for the next night to reuse (``Store.night_state``); all are replaced
     night_state: Mapping[str, bytes] = field(default_factory=dict)
 
@@ -430,28 +434,46 @@ class Store:
         (a night changes about 1% of them): gone records are deleted, new and changed ones
         (re)written, the rest left as they are."""
         kept = ["record_key", "person_ref", "household_ref", "record_hash"]
-        previous = pd.DataFrame(
-            conn.execute(
-                sa.select(*(records.c[c] for c in kept), records.c.first_seen_run)
-            ).fetchall(),
-            columns=[*kept, "first_seen_run"],
-        )
+        previous = state.records_before
+        if previous is None:
+            previous = pd.DataFrame(
+                conn.execute(
+                    sa.select(*(records.c[c] for c in kept), records.c.first_seen_run)
+                ).fetchall(),
+                columns=[*kept, "first_seen_run"],
+            )
         frame = state.records
         frame = frame.reindex(columns=[*frame.columns, *(c for c in kept if c not in frame)])
-        merged = frame.merge(previous, on="record_key", how="left", suffixes=("", "_was"))
-        same = pd.Series(merged["first_seen_run"].notna().to_numpy(), index=merged.index)
+        # Line tonight's records up with last night's by key (record_key is the primary key,
+        # so unique on both sides) and compare column by column on plain arrays.
+        at = pd.Index(previous["record_key"]).get_indexer(frame["record_key"])
+        known = at >= 0
+        same = known.copy()
+
+        def last_night(column: str) -> np.ndarray:
+            """``column`` of last night's row for each of tonight's records (None if new)."""
+            values = np.append(previous[column].astype(object).to_numpy(), [None])
+            return values[at]  # at = -1 (new record) takes the appended None
+
         for column in ("person_ref", "household_ref", "record_hash"):
-            now, was = merged[column].astype("string"), merged[f"{column}_was"].astype("string")
-            same &= ((now == was) | (now.isna() & was.isna())).fillna(False).astype(bool)
-        gone = previous.loc[~previous["record_key"].isin(frame["record_key"]), "record_key"]
-        rewrite = merged.loc[~same].copy()
-        stale = pd.concat([gone, rewrite.loc[rewrite["first_seen_run"].notna(), "record_key"]])
-        keys = stale.tolist()
-        for start in range(0, len(keys), 5_000):
+            now = frame[column].astype(object).to_numpy()
+            was = last_night(column)
+            blank_now, blank_was = pd.isna(now), pd.isna(was)
+            same &= np.where(blank_now | blank_was, blank_now & blank_was, now == was)
+        still_here = np.zeros(len(previous), dtype=bool)
+        still_here[at[known]] = True
+        rewrite = frame.loc[~same].copy()
+        rewrite["first_seen_run"] = np.where(
+            known[~same], last_night("first_seen_run")[~same], state.run_id
+        )
+        stale = [
+            *previous.loc[~still_here, "record_key"].tolist(),
+            *rewrite.loc[known[~same], "record_key"].tolist(),
+        ]
+        for start in range(0, len(stale), 5_000):
             conn.execute(
-                sa.delete(records).where(records.c.record_key.in_(keys[start : start + 5_000]))
+                sa.delete(records).where(records.c.record_key.in_(stale[start : start + 5_000]))
             )
-        rewrite["first_seen_run"] = rewrite["first_seen_run"].fillna(state.run_id)
         rewrite["changed_run"] = state.run_id
         _insert(conn, records, rewrite)
 

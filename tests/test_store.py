@@ -113,10 +113,19 @@ def test_commit_run_round_trip_and_first_seen(store_url: str) -> None:
     assert list(store.runs()["run_id"]) == ["run-1", "run-2"]
 
 
-def test_records_table_follows_tonight_rewriting_only_changed_rows(store_url: str) -> None:
+@pytest.mark.parametrize("read_before", [False, True], ids=["read-in-commit", "read-by-run"])
+def test_records_table_follows_tonight_rewriting_only_changed_rows(
+    store_url: str, read_before: bool
+) -> None:
+    """Also when the run hands over the records table it read under its lock (pipeline)."""
     store = Store(store_url)
     first = _state("run-1")
     store.commit_run(first)
+
+    def night(run_id: str, records: pd.DataFrame) -> RunState:
+        before = store.identities() if read_before else None
+        return dataclasses.replace(_state(run_id), records=records, records_before=before)
+
     records = pd.concat(
         [
             first.records.iloc[[0]].assign(household_ref="H2"),  # moved house
@@ -136,7 +145,7 @@ def test_records_table_follows_tonight_rewriting_only_changed_rows(store_url: st
         ],
         ignore_index=True,
     )
-    store.commit_run(dataclasses.replace(_state("run-2"), records=records))
+    store.commit_run(night("run-2", records))
     with store.engine.connect() as conn:
         table = pd.read_sql("SELECT * FROM records ORDER BY record_key", conn)
     assert list(table["record_key"]) == ["gp:A1:1", "mh:M1:4"]
@@ -144,7 +153,7 @@ def test_records_table_follows_tonight_rewriting_only_changed_rows(store_url: st
     assert list(table["first_seen_run"]) == ["run-1", "run-2"]
     assert list(table["changed_run"]) == ["run-2", "run-2"]
     # a night that changes nothing rewrites nothing
-    store.commit_run(dataclasses.replace(_state("run-3"), records=records))
+    store.commit_run(night("run-3", records))
     with store.engine.connect() as conn:
         again = pd.read_sql("SELECT * FROM records ORDER BY record_key", conn)
     pd.testing.assert_frame_equal(again, table)
