@@ -153,6 +153,10 @@ def route(raw_flags: pd.DataFrame, held: pd.DataFrame) -> pd.DataFrame:
         ~((held["recipient_type"] == "gp") & held["recipient_code"].isin(NOT_PRACTICES)),
         [*HOLDER, "local_id", "nhs_number"],
     ]
+    # Only the flagged persons' holders can join (every join key includes person_ref);
+    # narrowing first keeps the string joins small and the row order the same.
+    held = held.loc[held["person_ref"].isin(raw["person_ref"])]
+    targets = targets.loc[targets["person_ref"].isin(raw["person_ref"])]
     wild = raw.loc[raw["recipient_code"].isna()].drop(columns="recipient_code")
     named = raw.loc[raw["recipient_code"].notna()]
     routed = pd.concat(
@@ -202,6 +206,7 @@ def route_warnings(raw_warnings: pd.DataFrame, held: pd.DataFrame) -> pd.DataFra
         ~((held["recipient_type"] == "gp") & held["recipient_code"].isin(NOT_PRACTICES)),
         [*HOLDER, "local_id"],
     ].rename(columns={"local_id": "_held_local"})
+    targets = targets.loc[targets["person_ref"].isin(raw["person_ref"])]  # as in route()
     out = raw.merge(targets, on=HOLDER, how="inner")
     out["local_id"] = out["local_id"].fillna(out["_held_local"]).astype("string")
     out = out.loc[:, list(WARNING_COLUMNS)]
