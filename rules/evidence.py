@@ -78,8 +78,11 @@ def as_bool(values: pd.Series) -> pd.Series:
     """Y/N, true/false or bool column → bool (blank = False)."""
     if values.dtype == bool:
         return values
-    text = values.astype("string").str.strip().str.upper()
-    return text.isin(["Y", "YES", "TRUE", "1"]).fillna(False).astype(bool)
+    # a handful of distinct spellings over many rows: read each once
+    code, distinct = pd.factorize(values)
+    text = pd.Series(distinct, dtype="string").str.strip().str.upper()
+    yes = text.isin(["Y", "YES", "TRUE", "1"]).fillna(False).to_numpy(dtype=bool)
+    return pd.Series(np.append(yes, False)[code], index=values.index, dtype=bool)
 
 
 def person_lookup(record_person: RecordPerson) -> pd.Series:
