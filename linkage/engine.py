@@ -153,7 +153,8 @@ def _guards(gammas: dict[str, np.ndarray], settings: LinkageSettings) -> np.ndar
         )
         reason[contradiction] = GUARD_CODE["contradiction"]
     if settings.guard_twins and given is not None and family is not None and dob is not None:
-        # a name only loosely alike is as different as twins' names are (Jack, Jake)
+        # a name only loosely alike is as different as twins' names are (Jack, Jake); a
+        # corrupted form of one name is not (a typo, a nickname, a known name with a slip)
         different_given = np.isin(given, gammas_for("given_name", "else", "jaro-winkler >= 0.7"))
         close_given = np.isin(
             given,
@@ -162,6 +163,7 @@ def _guards(gammas: dict[str, np.ndarray], settings: LinkageSettings) -> np.ndar
                 "jaro-winkler >= 0.92",
                 "jaro-winkler >= 0.85",
                 "a nickname of it, with a typo",
+                "a known name with a slip",
             ),
         )
         sex_differs = (sex == gamma_for("sex", "disagree")) if sex is not None else False

@@ -17,6 +17,7 @@ BLOCKING_COLUMNS: frozenset[str] = frozenset(
         "given_soundex",
         "family_key",
         "family_soundex",
+        "names_soundex",
         "postcode",
         "postcode_sector",
         "postcode_district",
@@ -36,6 +37,9 @@ COLUMN_COMPARISON: dict[str, str] = {
     "given_soundex": "given_name",
     "family_key": "family_name",
     "family_soundex": "family_name",
+    # both names, either way round: it pre-judges the given-name comparison, which is where
+    # a swap is counted (the family-name comparison is null for a swapped pair)
+    "names_soundex": "given_name",
     "postcode": "address",
     "postcode_sector": "address",
     "postcode_district": "address",
@@ -95,6 +99,15 @@ DEFAULT_BLOCKING_RULES: tuple[BlockingRule, ...] = (
     # house number and street, whatever the given name (typos, nicknames, initials).  In a
     # household that is its members, a handful of pairs per address.
     BlockingRule("family_soundex+address_key", ("family_soundex", "address_key")),
+    # Clerks swap the given and family name fields; the comparison scores a swap, but no
+    # rule above brings a swapped pair together unless the postcode or NHS number agree.
+    # Keyed on both names' soundex either way round, so it adds only the swapped pairs.
+    BlockingRule("names_soundex+dob", ("names_soundex", "date_of_birth")),
+    # Both names can be changed at once (a swap with a typo, a new surname and a nickname)
+    # while the postcode is mistyped or missing: the same date of birth at the same house
+    # number and street finds them.  Two people share both only as twins (the twin guard
+    # keeps them apart), so the rule adds a handful of pairs.
+    BlockingRule("dob+address_key", ("date_of_birth", "address_key")),
 )
 
 

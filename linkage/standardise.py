@@ -125,9 +125,9 @@ def standardise(records: pd.DataFrame) -> pd.DataFrame:
     """Return the standardised frame (one row per record, same order, 0..n-1 index).
 
     Columns: ``record_key, nhs_number, given_key, given_first, given_canonical,
-    given_soundex, family_key, family_first, family_last, family_soundex, date_of_birth,
-    birth_year, birth_month, birth_day, sex, postcode, postcode_area, postcode_district,
-    postcode_sector, address_line, address_numbers, address_key``.
+    given_soundex, family_key, family_first, family_last, family_soundex, names_soundex,
+    date_of_birth, birth_year, birth_month, birth_day, sex, postcode, postcode_area,
+    postcode_district, postcode_sector, address_line, address_numbers, address_key``.
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in records.columns]
     if missing:
@@ -154,6 +154,7 @@ def standardise(records: pd.DataFrame) -> pd.DataFrame:
     out["family_first"] = _map_unique(family, _first_word)
     out["family_last"] = _map_unique(family, _last_word)
     out["family_soundex"] = _map_unique(out["family_first"], _soundex)
+    out["names_soundex"] = _names_soundex(out["given_key"], out["family_key"])
 
     dob = pd.to_datetime(rec["date_of_birth"], errors="coerce")
     out["date_of_birth"] = dob
@@ -175,6 +176,18 @@ def standardise(records: pd.DataFrame) -> pd.DataFrame:
     out["address_numbers"] = _map_unique(line, _house_numbers)
     out["address_key"] = _map_unique(line, address_key)
     return out
+
+
+def _names_soundex(given_key: pd.Series, family_key: pd.Series) -> pd.Series:
+    """The soundex codes of both names, in sorted order, so that a record whose given and
+    family names were swapped (``stephenson danny``) gets the same key as the right one;
+    missing when either name is.  The whole (squashed) names are coded, as the comparison's
+    swap levels compare them, so ``leo n`` / ``leon`` still agree."""
+    given = _map_unique(given_key, _soundex)
+    family = _map_unique(family_key, _soundex)
+    low = given.where(given <= family, family)
+    high = family.where(given <= family, given)
+    return (low + " " + high).astype("string")
 
 
 def _squash(value: str) -> str:

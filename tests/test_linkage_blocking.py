@@ -108,3 +108,63 @@ def test_candidate_pairs_are_int32_and_sorted() -> None:
     assert candidates.rule.dtype == np.int8
     codes = candidates.left.astype(np.int64) * 5 + candidates.right
     assert (np.diff(codes) > 0).all() and candidates.left.size == 10
+
+
+# (the second record's fields, against the GP record above with its postcode mistyped and
+# another NHS number, so neither the postcode nor the NHS-number rule can find the pair;
+# which rule finds it first, or None)
+OTHER_POSTCODE = {"postcode": "CV6 5UT", "nhs_number": "9990000002"}
+CHANGED_NAME_CASES = [
+    # names swapped between the fields: only the swap rule sees the same two names
+    ({**OTHER_POSTCODE, "given_name": "Zarkov", "family_name": "Quentin"}, "names_soundex+dob"),
+    # swapped with a slip of the space in one name (``leo n`` for Leon), and a typo
+    ({**OTHER_POSTCODE, "given_name": "Zarkov", "family_name": "Quen tin"}, "names_soundex+dob"),
+    ({**OTHER_POSTCODE, "given_name": "Zarkof", "family_name": "Quentin"}, "names_soundex+dob"),
+    # both names changed (a new surname and a nickname): the date of birth at the address
+    ({**OTHER_POSTCODE, "given_name": "Quin", "family_name": "Ibbotson"}, "dob+address_key"),
+    # swapped, at another address: still the swap rule
+    (
+        {**OTHER_POSTCODE, "given_name": "Zarkov", "family_name": "Quentin", "address_1": "1 Elm"},
+        "names_soundex+dob",
+    ),
+    # both names changed at another house: nothing left to block on
+    (
+        {**OTHER_POSTCODE, "given_name": "Quin", "family_name": "Ibbotson", "address_1": "1 Elm"},
+        None,
+    ),
+    # swapped but born on another day: too little left
+    (
+        {
+            **OTHER_POSTCODE,
+            "given_name": "Zarkov",
+            "family_name": "Quentin",
+            "date_of_birth": pd.Timestamp("1977-01-01"),
+            "address_1": "1 Elm",
+        },
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize(("other", "rule"), CHANGED_NAME_CASES)
+def test_swapped_or_changed_names_still_get_candidates(
+    other: dict[str, object], rule: str | None
+) -> None:
+    frame = pd.DataFrame([_record("gp:1", nhs_number="9990000001"), _record("ae:1", **other)])
+    candidates = block(standardise(frame), DEFAULT_BLOCKING_RULES, max_block_size=1000)
+    assert candidates.left.size == (0 if rule is None else 1)
+    if rule is not None:
+        names = [r.name for r in DEFAULT_BLOCKING_RULES]
+        assert names[int(candidates.rule[0])] == rule
+
+
+def test_names_soundex_is_the_same_either_way_round() -> None:
+    frame = pd.DataFrame(
+        [
+            _record("a"),
+            _record("b", given_name="Zarkov", family_name="Quentin"),
+            _record("c", given_name=None),
+        ]
+    )
+    key = standardise(frame)["names_soundex"]
+    assert key[0] == key[1] == "Q535 Z621" and pd.isna(key[2])

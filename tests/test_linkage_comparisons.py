@@ -37,6 +37,7 @@ TWO = "two of year, month, day agree"
 SAME_LINE_NO_POSTCODE = "same first line, a postcode missing"
 SWAPPED_TYPO = "swapped with family name, with a typo"
 CROSSED = "the other record's family name"
+SLIP = "a known name with a slip"
 NHS_SLIP = "one digit changed or two neighbours swapped"
 SAME_LINE_OTHER_PC = "same first line, different postcodes"
 
@@ -71,6 +72,17 @@ CASES = [
     ("given_name", {"given_name": "Margaret"}, {"given_name": "Pegyg"}, NICKNAME_TYPO),
     # "mark" is one edit from "mart" (a Martin nickname) but a real name, not a slip
     ("given_name", {"given_name": "Martin"}, {"given_name": "Mark"}, "jaro-winkler >= 0.7"),
+    # a known name and a one-slip form of it the lists do not know: a corrupted name
+    ("given_name", {"given_name": "Amy"}, {"given_name": "Aiy"}, SLIP),
+    ("given_name", {"given_name": "Ian"}, {"given_name": "Ien"}, SLIP),
+    ("given_name", {"given_name": "Leo"}, {"given_name": "Lo"}, SLIP),
+    ("given_name", {"given_name": "Jed"}, {"given_name": "Jwd"}, SLIP),
+    # ...but two real names one slip apart are two names (Tom, Tim), and so are two names the
+    # lists do not know (Mia, Mya); a changed first letter is no slip (Ava, Eva)
+    ("given_name", {"given_name": "Tom"}, {"given_name": "Tim"}, "jaro-winkler >= 0.7"),
+    ("given_name", {"given_name": "Mia"}, {"given_name": "Mya"}, "jaro-winkler >= 0.7"),
+    ("given_name", {"given_name": "Ava"}, {"given_name": "Eva"}, "jaro-winkler >= 0.7"),
+    ("given_name", {"given_name": "Amy"}, {"given_name": "Aimee"}, "else"),
     ("given_name", {"given_name": "Wyatt"}, {"given_name": "William"}, "else"),
     ("given_name", {"given_name": "Karen"}, {"given_name": "Kieran"}, "jaro-winkler >= 0.7"),
     ("given_name", {"given_name": "Zebedee"}, {"given_name": "Robert"}, "else"),
@@ -157,8 +169,8 @@ def test_level_table_lists_null_first_and_else_last() -> None:
     table = level_table(("given_name",))
     assert table["label"].iloc[0] == "null"
     assert table["label"].iloc[-1] == "else"
-    assert table["gamma"].tolist() == [-1, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0]
-    assert gamma_for("given_name", "exact") == 9
+    assert table["gamma"].tolist() == [-1, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0]
+    assert gamma_for("given_name", "exact") == 10
 
 
 def _prepared_nhs(values: list[str | None]) -> Prepared:

@@ -276,3 +276,61 @@ def test_guards_table(
     }
     code = _guards(gammas, LinkageSettings(guard_nhs_conflict=nhs_guard))
     assert GUARDS[int(code[0])] == expected
+
+
+# Two records with the same family name, date of birth and address and no NHS number on
+# one side: is the given-name pair two people's names (twins) or one name, corrupted?
+# (given name A, given name B, sex A, sex B, expected guard)
+TWIN_NAME_CASES = [
+    # two different names: twins, whatever the sexes
+    ("Jack", "Emily", "M", "F", "twins"),
+    ("Tamsin", "Bryony", "F", "F", "twins"),
+    ("Tom", "Tim", "M", "M", "twins"),  # one letter apart, but both real names
+    ("Mia", "Mya", "F", "F", "twins"),  # neither in the nickname lists: not called a slip
+    ("Ava", "Eva", "F", "F", "twins"),  # another first letter
+    ("Jaden", "Maddison", None, None, "twins"),
+    # Febrl4's guarded misses look like this: a given name replaced by another name (and
+    # the identifier by another): nothing tells it from boy-and-girl twins, so it stays apart
+    ("Daniella", "Lachlan", None, None, "twins"),
+    # one name, corrupted: not twins
+    ("Amy", "Aiy", "F", "F", None),  # a slip the lists do not know
+    ("Ian", "Ien", None, None, None),
+    ("Jed", "Jwd", None, None, None),
+    ("Jessica", "Jesdicai", None, None, None),  # typos in a longer name
+    ("Robert", "Bob", "M", "M", None),  # a nickname
+    ("William", "Wiyl", "M", "M", None),  # a nickname with a typo
+    ("Christopher", "Chris", None, None, None),  # shortened
+    (None, "Emily", None, "F", None),  # missing
+    # ...unless the recorded sexes differ: then the near-names are a brother and sister
+    ("Amy", "Aiy", "F", "M", "twins"),
+    ("Karen", "Karin", "F", "M", "twins"),
+]
+
+
+@pytest.mark.parametrize(("given_a", "given_b", "sex_a", "sex_b", "expected"), TWIN_NAME_CASES)
+def test_twin_guard_needs_two_different_names(
+    given_a: str | None, given_b: str | None, sex_a: str | None, sex_b: str | None, expected: str
+) -> None:
+    from linkage.comparisons import Prepared, compare
+    from linkage.engine import GUARDS, _guards
+    from linkage.standardise import standardise
+
+    base = {
+        "nhs_number": None,
+        "family_name": "Quistorp",
+        "date_of_birth": pd.Timestamp("2004-05-06"),
+        "address_1": "7 Elm Close",
+        "postcode": "ZZ9 9ZZ",
+    }
+    frame = pd.DataFrame(
+        [
+            {**base, "record_key": "gp:1", "given_name": given_a, "sex": sex_a},
+            {**base, "record_key": "ae:1", "given_name": given_b, "sex": sex_b},
+        ]
+    )
+    frame.loc[0, "nhs_number"] = "9990000003"
+    settings = LinkageSettings()
+    gammas = compare(
+        Prepared(standardise(frame)), np.array([0]), np.array([1]), settings.comparisons
+    )
+    assert GUARDS[int(_guards(gammas, settings)[0])] == expected
