@@ -153,8 +153,10 @@ def _guards(gammas: dict[str, np.ndarray], settings: LinkageSettings) -> np.ndar
         )
         reason[contradiction] = GUARD_CODE["contradiction"]
     if settings.guard_twins and given is not None and family is not None and dob is not None:
-        # a name only loosely alike is as different as twins' names are (Jack, Jake); a
-        # corrupted form of one name is not (a typo, a nickname, a known name with a slip)
+        # a name only loosely alike is as different as twins' names are (Jack, Emily); a
+        # close name (Jack, Jake) counts as a twin's only when the recorded sexes differ, and
+        # a corrupted form of one name (a typo, a nickname, a known name with a slip) never.
+        # Known gap: same-sex twins with close names and no NHS numbers are not kept apart.
         different_given = np.isin(given, gammas_for("given_name", "else", "jaro-winkler >= 0.7"))
         close_given = np.isin(
             given,
