@@ -333,6 +333,7 @@ class _Loaded:
     reports: list[FileReport]
     cache: TableCache | None = None
     rows_reused: int = 0
+    rows_cleaned: int = 0
     file_unchanged: bool = False
 
 
@@ -544,19 +545,27 @@ def _load_table(
             rows=rows,
             row_hash=hashes,
         )
-    return _Loaded(parsed.loaded, quarantine, reports, kept, reused)
+    return _Loaded(parsed.loaded, quarantine, reports, kept, reused, len(frame) - reused)
 
 
 @dataclass(frozen=True)
 class IncrementalLoad:
-    """A night's extracts, the state they leave for the next night, and how much of last
-    night's state they reused (counts only, for the run log)."""
+    """A night's extracts, the state they leave for the next night, and per table how many
+    rows were cleaned tonight and how many were taken from last night's state."""
 
     extracts: Extracts
     state: IngestState
-    rows_reused: int
-    rows_cleaned: int
+    cleaned: Mapping[str, int]
+    reused: Mapping[str, int]
     unchanged_files: tuple[str, ...]
+
+    @property
+    def rows_cleaned(self) -> int:
+        return sum(self.cleaned.values())
+
+    @property
+    def rows_reused(self) -> int:
+        return sum(self.reused.values())
 
 
 def _load(
@@ -607,19 +616,13 @@ def load_extracts_incremental(
     since last night are just not cleaned again (see ``adapters.ingestcache``).
     """
     extracts, loads = _load(input_dir, config, previous, keep=True)
-    kept = {
-        stem: loaded.cache
-        for stem, loaded in zip(TABLE_NAMES, loads, strict=True)
-        if loaded.cache is not None
-    }
-    reused = sum(loaded.rows_reused for loaded in loads)
-    presented = sum(r.rows_read for r in extracts.files)
+    by_stem = dict(zip(TABLE_NAMES, loads, strict=True))
     return IncrementalLoad(
         extracts=extracts,
-        state=IngestState(kept),
-        rows_reused=reused,
-        rows_cleaned=presented - reused,
-        unchanged_files=tuple(loaded.reports[0].file for loaded in loads if loaded.file_unchanged),
+        state=IngestState({s: t.cache for s, t in by_stem.items() if t.cache is not None}),
+        cleaned={stem: loaded.rows_cleaned for stem, loaded in by_stem.items()},
+        reused={stem: loaded.rows_reused for stem, loaded in by_stem.items()},
+        unchanged_files=tuple(t.reports[0].file for t in loads if t.file_unchanged),
     )
 
 
