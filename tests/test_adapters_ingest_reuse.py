@@ -98,7 +98,7 @@ def test_unchanged_files_are_reused_whole(tmp_path: Path) -> None:
     assert _night2(folder, third).rows_cleaned == 0
 
 
-def _edit(line: int, content: str) -> Callable[[list[str]], None]:
+def _edit(line: int, content: str) -> Callable[[list[str]], object]:
     def apply(lines: list[str]) -> None:
         lines[line] = content
 
@@ -106,7 +106,7 @@ def _edit(line: int, content: str) -> Callable[[list[str]], None]:
 
 
 # (case, file changed, change to its data lines, rows of that file that cannot be reused)
-CHANGES: list[tuple[str, str, Callable[[list[str]], None], int]] = [
+CHANGES: list[tuple[str, str, Callable[[list[str]], object], int]] = [
     (
         "row edited",
         "gp_patients.csv",
@@ -151,7 +151,7 @@ CHANGES: list[tuple[str, str, Callable[[list[str]], None], int]] = [
 
 @pytest.mark.parametrize(("change", "file", "apply", "fresh"), CHANGES, ids=[c[0] for c in CHANGES])
 def test_changed_rows_equal_a_full_parse(
-    tmp_path: Path, change: str, file: str, apply: Callable[[list[str]], None], fresh: int
+    tmp_path: Path, change: str, file: str, apply: Callable[[list[str]], object], fresh: int
 ) -> None:
     files = _night1_files()
     folder = _write(tmp_path / "in", files)

@@ -12,6 +12,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -337,7 +338,7 @@ def test_night_two_reusing_last_nights_ingest_equals_parsing_everything(
     gp.loc[8, "date_of_birth"] = "1990-02-30"  # quarantined on both nights
     gp.to_csv(gp_file, index=False)
 
-    def night(out: str) -> dict[str, Any]:
+    def night(out: str) -> Mapping[str, Any]:
         return pipeline.run_night(
             pipeline.RunOptions(
                 input_dir=input_dir,
@@ -355,7 +356,7 @@ def test_night_two_reusing_last_nights_ingest_equals_parsing_everything(
     # A full refresh with a few rows changed: a new patient first (every line number below
     # shifts), a move, a new name, a new attendance, a police incident gone.
     gp.loc[3, "address_1"] = "7 Benchmark Road"
-    gp.loc[5, "family_name"] = gp.loc[5, "family_name"] + "-Smith"
+    gp.loc[5, "family_name"] = f"{gp.loc[5, 'family_name']}-Smith"
     newcomer = gp.iloc[[0]].assign(patient_id="NEW0001", family_name="Quist")
     pd.concat([newcomer, gp]).to_csv(gp_file, index=False)
     ae = pd.read_csv(input_dir / "ae_attendances.csv", dtype=str, keep_default_na=False)
