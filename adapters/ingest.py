@@ -466,7 +466,7 @@ def _unchanged_file(
     _log_unknown(source.name, unknown)
     parsed = _split_rows(rows, pd.Series(source.name, index=rows.index), spec)
     quarantine, reports = _reports(stem, None, parsed, {source.name: len(rows)}, [source], unknown)
-    return _Loaded(parsed.loaded, quarantine, reports, cache, len(rows), file_unchanged=True)
+    return _Loaded(parsed.loaded, quarantine, reports, cache.seal(), len(rows), file_unchanged=True)
 
 
 def _load_table(
@@ -544,7 +544,7 @@ def _load_table(
             files=tuple(sources),
             rows=rows,
             row_hash=hashes,
-        )
+        ).seal()
     return _Loaded(parsed.loaded, quarantine, reports, kept, reused, len(frame) - reused)
 
 

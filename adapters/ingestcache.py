@@ -132,9 +132,21 @@ class TableCache:
         assert self._payload is not None
         with pa.ipc.open_file(pa.BufferReader(self._payload)) as reader:
             table = reader.read_all()
-        frame = table.to_pandas()
+        # Plain conversion shares one Python object per distinct string (as pandas' CSV
+        # parser does); the "string" dtype's own conversion would make one per cell.
+        frame = table.to_pandas(ignore_metadata=True, deduplicate_objects=True)
+        for name, kind in zip(table.column_names, table.schema.types, strict=True):
+            if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+                frame[name] = frame[name].astype("string")
         self._row_hash = frame.pop(_ROW_HASH).to_numpy(dtype=np.uint64)
         self._rows = frame
+
+    def seal(self) -> TableCache:
+        """Serialise now and let the frames go: the state then holds compressed bytes only
+        while the rest of the night runs. Returns ``self``."""
+        self.payload()
+        self._rows = self._row_hash = None
+        return self
 
     @property
     def rows(self) -> pd.DataFrame:
