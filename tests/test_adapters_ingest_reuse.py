@@ -170,6 +170,40 @@ def test_changed_rows_equal_a_full_parse(
     assert night2.reused[table] == report.rows_read - malformed - fresh
 
 
+PRESET_CONFIGS = {
+    "emis": {
+        "gp_patients": {"preset": "emis", "preset_options": {"practice_code": "M85001"}},
+        "gp_events": {"preset": "emis", "preset_options": {"practice_code": "M85001"}},
+    },
+    "ecds": {
+        "ae_attendances": {
+            "preset": "ecds",
+            "columns": {"PAS_Forename": "given_name", "PAS_Surname": "family_name"},
+        }
+    },
+    "mhsds": {
+        "mh_patients": {
+            "preset": "mhsds",
+            "columns": {"forename": "given_name", "surname": "family_name"},
+        },
+        "mh_activity": {"preset": "mhsds"},
+    },
+}
+
+
+@pytest.mark.parametrize("preset", list(PRESET_CONFIGS))
+def test_preset_tables_reuse_every_row_of_an_unchanged_extract(tmp_path: Path, preset: str) -> None:
+    folder = tmp_path / preset
+    shutil.copytree(FIXTURES / preset, folder)
+    config = load_config_section({"tables": PRESET_CONFIGS[preset]})
+    night2 = _night2(folder, _state_after(folder, config), config)
+    for stem in PRESET_CONFIGS[preset]:
+        assert night2.cleaned[stem] == 0
+        assert night2.reused[stem] == len(night2.state.tables[stem].rows) > 0
+    # Preset tables may read further files: they are reused row by row, never whole.
+    assert night2.unchanged_files == ()
+
+
 def test_a_preset_lookup_file_change_reaches_rows_whose_own_file_did_not_change(
     tmp_path: Path,
 ) -> None:
