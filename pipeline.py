@@ -32,7 +32,8 @@ from adapters import review as review_lib
 from adapters.config import InputConfig, load_config_section
 from adapters.errors import ConfigError, DalinkError, InputFileError, UsageError
 from adapters.fhir import flag_bundles
-from adapters.ingest import Extracts, load_extracts
+from adapters.ingest import Extracts, load_extracts, load_extracts_incremental
+from adapters.ingestcache import IngestState
 from adapters.records import person_records
 from adapters.report import render_report
 from adapters.store import RunState, Store, pair_ids
@@ -473,10 +474,18 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
             recover_out_dir(out_dir, committed=store.has_run)
             key = store.pseudonym_key()
             with stages.stage("ingest") as note:
-                extracts = load_extracts(input_dir, config.input)
+                ingest = load_extracts_incremental(
+                    input_dir,
+                    config.input,
+                    previous=IngestState.from_bytes(store.night_state("ingest")),
+                )
+                extracts = ingest.extracts
                 records = person_records(extracts.tables, options.as_of)
                 loaded = sum(r.rows_loaded for r in extracts.files)
-                note["detail"] = f"{loaded} rows loaded, {len(extracts.quarantine)} quarantined"
+                note["detail"] = (
+                    f"{loaded} rows loaded, {len(extracts.quarantine)} quarantined; "
+                    f"{ingest.rows_cleaned} rows cleaned, {ingest.rows_reused} reused"
+                )
             if not len(records):
                 raise InputFileError(f"{input_dir}: no person records in any extract")
             with stages.stage("link") as note:
@@ -588,7 +597,7 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
                     ],
                 )
                 review_links = review.assign(detail=_review_detail(review, records, result))
-                night_state: dict[str, bytes] = {}
+                night_state: dict[str, bytes] = {"ingest": ingest.state.to_bytes()}
                 if result.state is not None:
                     night_state["linkage"] = result.state.to_bytes()
                 state = RunState(

@@ -24,7 +24,7 @@ import pandas as pd
 
 from adapters.errors import InputFileError
 
-__all__ = ["ENCODINGS", "Encoding", "RawFile", "read_raw"]
+__all__ = ["ENCODINGS", "Encoding", "RawFile", "read_bytes", "read_raw"]
 
 log = logging.getLogger(__name__)
 
@@ -136,13 +136,22 @@ def _parse_exact(text: str) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.nd
     return frame, lines, np.maximum(fields, 1), blank
 
 
-def read_raw(path: Path, *, encoding: Encoding = "auto") -> RawFile:
-    """Read ``path`` as text; raise :class:`InputFileError` when it cannot be read at all."""
-    name = path.name
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes; :class:`InputFileError` naming the file when it cannot be read."""
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
-        raise InputFileError(f"{name}: cannot read file: {exc.strerror}") from exc
+        raise InputFileError(f"{path.name}: cannot read file: {exc.strerror}") from exc
+
+
+def read_raw(path: Path, *, encoding: Encoding = "auto", data: bytes | None = None) -> RawFile:
+    """Read ``path`` as text; raise :class:`InputFileError` when it cannot be read at all.
+
+    ``data``: the file's bytes when the caller has read them already (to hash them first).
+    """
+    name = path.name
+    if data is None:
+        data = read_bytes(path)
     sha256 = hashlib.sha256(data).hexdigest()
     codec = _decode_check(data, name, encoding)
     # The BOM is not part of the first header name; the scan must not count it either.

@@ -8,6 +8,9 @@ physical line (header = line 1), and every file's counts reconcile.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,10 +18,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from adapters.config import InputConfig
-from adapters.csvread import RawFile, read_raw
+from adapters.csvread import RawFile, read_bytes, read_raw
 from adapters.errors import InputFileError
 from adapters.hygiene import (
     Cleaned,
@@ -33,6 +38,7 @@ from adapters.hygiene import (
     parse_dates,
     parse_datetimes,
 )
+from adapters.ingestcache import IngestState, SourceFile, TableCache, code_digest
 from adapters.presets import PRESETS
 from adapters.spec import TABLE_NAMES, TABLES, Column, Kind, TableSpec
 
@@ -41,9 +47,11 @@ __all__ = [
     "QUARANTINE_COLUMNS",
     "Extracts",
     "FileReport",
+    "IncrementalLoad",
     "ParsedTable",
     "empty_table",
     "load_extracts",
+    "load_extracts_incremental",
     "parse_table",
 ]
 
@@ -134,14 +142,15 @@ def _empty_quarantine() -> pd.DataFrame:
     )
 
 
-def parse_table(
-    frame: pd.DataFrame, spec: TableSpec, *, date_format: DateFormat = "iso"
-) -> ParsedTable:
-    """Clean standard-named raw text into contract-A columns; split off unusable rows.
+_REASON = "_reason"
+_BLANKED = "_blanked_"  # prefix of per-column "optional cell was unreadable" masks
 
-    ``frame`` holds raw text per standard column (absent optional columns read as blank)
-    plus ``_file`` and ``_line``. A row's reason is its first problem in column order; rows
-    still usable then lose to an earlier row with the same key (``duplicate key``).
+
+def _clean_rows(frame: pd.DataFrame, spec: TableSpec, date_format: DateFormat) -> pd.DataFrame:
+    """Everything ``parse_table`` learns from each row on its own: cleaned values, the row's
+    first problem (``_reason``), its unreadable optional cells (``_blanked_<column>``) and
+    ``_line``. Nothing here looks at another row, so a row's result can be reused on a later
+    night when its raw cells are the same (``adapters.ingestcache``).
     """
     frame = frame.reset_index(drop=True)
     index = frame.index
@@ -167,31 +176,55 @@ def parse_table(
             problem = f"{_INVALID.get(col.kind, 'invalid value')}: {col.name}"
             reason = reason.mask(reason.isna() & cleaned.invalid, problem)
         elif col.kind in _INVALID:
-            blanked[col.name] = cleaned.invalid
-    table = pd.DataFrame(out, index=index)
-    table["_file"] = frame["_file"].astype("string")
-    table["_line"] = frame["_line"].astype("int64")
+            blanked[f"{_BLANKED}{col.name}"] = cleaned.invalid.astype(bool)
+    out[_REASON] = reason
+    out.update(blanked)
+    out["_line"] = frame["_line"].astype("int64")
+    return pd.DataFrame(out, index=index)
+
+
+def _split_rows(rows: pd.DataFrame, files: pd.Series, spec: TableSpec) -> ParsedTable:
+    """The cross-row half of parsing: duplicate keys, then loaded rows vs quarantine."""
+    blanked = [c for c in rows.columns if c.startswith(_BLANKED)]
+    columns = [c for c in rows.columns if c != _REASON and c not in blanked]
+    file_names = pd.Series(files.astype("string").array, index=rows.index)
+    reason = rows[_REASON].copy()
 
     usable = reason.isna()
-    dupes = table.loc[usable].duplicated(subset=list(spec.key), keep="first")
+    dupes = rows.loc[usable, list(spec.key)].duplicated(keep="first")
     reason[dupes[dupes].index] = DUPLICATE_KEY
     usable = reason.isna()
 
-    quarantined = table.loc[~usable]
     quarantine = pd.DataFrame(
         {
-            "file": quarantined["_file"],
-            "line": quarantined["_line"],
+            "file": file_names[~usable],
+            "line": rows.loc[~usable, "_line"],
             "reason": reason[~usable],
-            "record_id": quarantined[spec.record_id].astype("string"),
+            "record_id": rows.loc[~usable, spec.record_id].astype("string"),
         }
     ).reset_index(drop=True)
     by_file: dict[str, dict[str, int]] = {}
-    for name, mask in blanked.items():
-        counts = table.loc[mask & usable, "_file"].value_counts()
+    for column in blanked:
+        counts = file_names[rows[column] & usable].value_counts()
         for file, count in counts.items():
-            by_file.setdefault(str(file), {})[name] = int(count)
-    return ParsedTable(table.loc[usable].reset_index(drop=True), quarantine, by_file)
+            by_file.setdefault(str(file), {})[column.removeprefix(_BLANKED)] = int(count)
+    loaded = rows.loc[usable, columns]
+    loaded.insert(len(columns) - 1, "_file", file_names[usable])  # _file, then _line
+    loaded.index = pd.RangeIndex(len(loaded))
+    return ParsedTable(loaded, quarantine, by_file)
+
+
+def parse_table(
+    frame: pd.DataFrame, spec: TableSpec, *, date_format: DateFormat = "iso"
+) -> ParsedTable:
+    """Clean standard-named raw text into contract-A columns; split off unusable rows.
+
+    ``frame`` holds raw text per standard column (absent optional columns read as blank)
+    plus ``_file`` and ``_line``. A row's reason is its first problem in column order; rows
+    still usable then lose to an earlier row with the same key (``duplicate key``).
+    """
+    rows = _clean_rows(frame, spec, date_format)
+    return _split_rows(rows, frame["_file"].reset_index(drop=True), spec)
 
 
 def empty_table(stem: str) -> pd.DataFrame:
@@ -216,20 +249,36 @@ def _find(input_dir: Path, name: str) -> Path | None:
     return matches[0] if matches else None
 
 
-def _malformed(raw: RawFile, width: int) -> pd.DataFrame:
+def _malformed(source: SourceFile) -> pd.DataFrame:
+    width = len(source.header)
     return pd.DataFrame(
         {
-            "file": pd.Series(raw.name, index=range(len(raw.malformed_lines)), dtype="string"),
-            "line": raw.malformed_lines,
+            "file": pd.Series(
+                source.name, index=range(len(source.malformed_lines)), dtype="string"
+            ),
+            "line": source.malformed_lines,
             "reason": pd.Series(
                 [
                     f"malformed row: expected {width} fields, found {n}"
-                    for n in raw.malformed_fields
+                    for n in source.malformed_fields
                 ],
                 dtype="string",
             ),
-            "record_id": pd.Series(pd.NA, index=range(len(raw.malformed_lines)), dtype="string"),
+            "record_id": pd.Series(pd.NA, index=range(len(source.malformed_lines)), dtype="string"),
         }
+    )
+
+
+def _source(raw: RawFile, lookup: bool) -> SourceFile:
+    return SourceFile(
+        name=raw.name,
+        sha256=raw.sha256,
+        encoding=raw.encoding,
+        header=raw.header,
+        malformed_lines=raw.malformed_lines,
+        malformed_fields=raw.malformed_fields,
+        lookup=lookup,
+        rows=len(raw.rows),
     )
 
 
@@ -242,9 +291,8 @@ class _TableLoad:
     config: InputConfig
     raws: list[tuple[RawFile, bool]] = field(default_factory=list)  # (file, lookup only)
 
-    def read(self, path: Path) -> RawFile:
-        raw = read_raw(path, encoding=self.config.encoding_for(self.stem))
-        return raw
+    def read(self, path: Path, data: bytes | None = None) -> RawFile:
+        return read_raw(path, encoding=self.config.encoding_for(self.stem), data=data)
 
     def load_aux(self, name: str, required: bool, lookup: bool) -> pd.DataFrame | None:
         path = _find(self.input_dir, name)
@@ -261,19 +309,171 @@ class _TableLoad:
         return raw.rows
 
 
-def _unknown(raw: RawFile, stem: str, known: set[str], preset: str | None) -> tuple[str, ...]:
+def _unknown(
+    header: tuple[str, ...], stem: str, mapping: Mapping[str, str], preset: str | None
+) -> tuple[str, ...]:
+    """Header columns neither standard, mapped nor read by the preset (reported, ignored)."""
     layout = PRESETS[preset].tables[stem] if preset else None
-    names = [h.strip().lower() for h in raw.header]
+    names = [h.strip().lower() for h in header]
+    present = {*names, "_file", "_line"}
+    known = set(TABLES[stem].column_names) | {source for source in mapping if source in present}
     return tuple(
         original
-        for original, name in zip(raw.header, names, strict=True)
+        for original, name in zip(header, names, strict=True)
         if name not in known and not (layout and layout.consumed(name))
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    """One table as loaded, with what it leaves for the next night and how much it reused."""
+
+    table: pd.DataFrame
+    quarantine: pd.DataFrame
+    reports: list[FileReport]
+    cache: TableCache | None = None
+    rows_reused: int = 0
+    rows_cleaned: int = 0
+    file_unchanged: bool = False
+
+
+def _fingerprint(stem: str, config: InputConfig) -> str:
+    """A digest of everything but the raw cells that decides how this table's rows clean."""
+    table = config.table(stem)
+    described = {
+        "code": code_digest(),
+        "stem": stem,
+        "file": table.file,
+        "preset": table.preset,
+        "date_format": config.date_format_for(stem),
+        "encoding": config.encoding_for(stem),
+        "columns": sorted(table.columns.items()),
+        "preset_options": sorted(table.preset_options.items()),
+    }
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
+
+
+def _row_hashes(frame: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray | None:
+    """Per row, a hash of the raw cells parsing reads; None when a cell is not text (the
+    hash would read ``nan`` and ``"nan"`` alike, so such a table is never reused)."""
+    cells = frame.loc[:, list(columns)]
+    for column in columns:
+        if pd.api.types.infer_dtype(cells[column], skipna=False) not in ("string", "empty"):
+            return None
+    return pd.util.hash_pandas_object(cells, index=False).to_numpy(dtype=np.uint64)
+
+
+@functools.lru_cache(maxsize=64)
+def _clean_dtypes(stem: str, columns: tuple[str, ...], date_format: DateFormat) -> pd.Series:
+    """The columns and dtypes ``_clean_rows`` gives this table (cleaning no rows)."""
+    empty = pd.DataFrame({c: pd.Series(dtype=object) for c in (*columns, "_line")})
+    return _clean_rows(empty, TABLES[stem], date_format).dtypes
+
+
+def _cached_rows(cache: TableCache, stem: str, date_format: DateFormat) -> pd.DataFrame:
+    """Last night's cleaned rows, or ``ValueError`` when they are not shaped as tonight's
+    code shapes them (then the table is parsed afresh)."""
+    rows = cache.rows
+    if not rows.dtypes.equals(_clean_dtypes(stem, cache.columns, date_format)):
+        raise ValueError("cached rows have other columns or dtypes")
+    return rows
+
+
+def _reuse_rows(
+    frame: pd.DataFrame,
+    hashes: np.ndarray,
+    cache: TableCache,
+    spec: TableSpec,
+    date_format: DateFormat,
+) -> tuple[pd.DataFrame, int]:
+    """``_clean_rows(frame)``, taking each row whose raw cells hash as a cached row's from the
+    cache and cleaning only the others. Returns the rows and how many were reused."""
+    cached = _cached_rows(cache, spec.stem, date_format)
+    # Identical raw rows clean identically, so any one of repeated cached hashes will do.
+    first = np.flatnonzero(~pd.Series(cache.row_hash).duplicated().to_numpy())
+    found = pd.Index(cache.row_hash[first]).get_indexer(pd.Index(hashes))
+    hit = found >= 0
+    fresh = _clean_rows(frame.loc[~hit], spec, date_format)
+    take = np.empty(len(frame), dtype=np.int64)
+    take[hit] = first[found[hit]]
+    take[~hit] = len(cached) + np.arange(len(fresh))
+    pool = pd.concat([cached, fresh], ignore_index=True) if len(fresh) else cached
+    rows = pool.take(take).reset_index(drop=True)
+    rows["_line"] = frame["_line"].to_numpy(dtype=np.int64)
+    return rows, int(hit.sum())
+
+
+def _reports(
+    stem: str,
+    preset: str | None,
+    parsed: ParsedTable,
+    presented_by_file: Mapping[str, int],
+    sources: list[SourceFile],
+    unknown: tuple[str, ...],
+) -> tuple[pd.DataFrame, list[FileReport]]:
+    """The table's whole quarantine (parse problems + malformed rows) and one report per file."""
+    quarantine = [parsed.quarantine]
+    reports = []
+    loaded_by_file = parsed.loaded["_file"].value_counts()
+    quarantined_by_file = parsed.quarantine["file"].value_counts()
+    for position, source in enumerate(sources):
+        malformed = _malformed(source)
+        quarantine.append(malformed)
+        if source.lookup:
+            loaded, presented, bad = source.rows, source.rows, len(malformed)
+        else:
+            loaded = int(loaded_by_file.get(source.name, 0))
+            presented = int(presented_by_file.get(source.name, 0))
+            bad = int(quarantined_by_file.get(source.name, 0)) + len(malformed)
+        rows_read = presented + len(malformed)
+        # Nothing lost: a failure here is a bug in this module, never in the input.
+        assert rows_read == loaded + bad, f"{source.name}: counts do not reconcile"
+        reports.append(
+            FileReport(
+                file=source.name,
+                table=stem,
+                sha256=source.sha256,
+                rows_read=rows_read,
+                rows_loaded=loaded,
+                rows_quarantined=bad,
+                unknown_columns=unknown if position == 0 else (),
+                supplied=True,
+                encoding=source.encoding,
+                preset=preset,
+                fields_blanked=MappingProxyType(dict(parsed.blanked.get(source.name, {}))),
+            )
+        )
+    return pd.concat(quarantine, ignore_index=True), reports
+
+
+def _log_unknown(name: str, unknown: tuple[str, ...]) -> None:
+    if unknown:
+        log.info("%s: %d unknown column(s) ignored: %s", name, len(unknown), unknown)
+
+
+def _unchanged_file(
+    stem: str,
+    cache: TableCache,
+    spec: TableSpec,
+    mapping: Mapping[str, str],
+    date_format: DateFormat,
+) -> _Loaded:
+    """A standard-layout file byte for byte as last night, with the same configuration: its
+    rows are last night's rows, so only the cross-row half of parsing runs again."""
+    (source,) = cache.files
+    rows = _cached_rows(cache, stem, date_format)
+    unknown = _unknown(source.header, stem, mapping, None)
+    _log_unknown(source.name, unknown)
+    parsed = _split_rows(rows, pd.Series(source.name, index=rows.index), spec)
+    quarantine, reports = _reports(stem, None, parsed, {source.name: len(rows)}, [source], unknown)
+    return _Loaded(parsed.loaded, quarantine, reports, cache.seal(), len(rows), file_unchanged=True)
+
+
 def _load_table(
-    input_dir: Path, stem: str, config: InputConfig
-) -> tuple[pd.DataFrame, pd.DataFrame, list[FileReport]]:
+    input_dir: Path, stem: str, config: InputConfig, previous: IngestState | None, *, keep: bool
+) -> _Loaded:
+    """Load one table; with ``keep``, also build what it leaves for the next night, reusing
+    ``previous`` wherever that is provably the same as parsing afresh."""
     spec = TABLES[stem]
     table_config = config.table(stem)
     preset = table_config.preset
@@ -283,16 +483,32 @@ def _load_table(
     if path is None:
         log.info("%s: not supplied (%s absent)", stem, name)
         report = FileReport(name, stem, "", 0, 0, 0, (), supplied=False, preset=preset)
-        return empty_table(stem), _empty_quarantine(), [report]
+        return _Loaded(empty_table(stem), _empty_quarantine(), [report])
+
+    date_format = config.date_format_for(stem)
+    mapping = dict(table_config.columns)
+    fingerprint = _fingerprint(stem, config) if keep else ""
+    cache = previous.tables.get(stem) if previous is not None and keep else None
+    if cache is not None and cache.fingerprint != fingerprint:
+        log.info("%s: input configuration or code changed since last night; parsing all", stem)
+        cache = None
+
+    data = None
+    # A preset may read further files, so only a lone standard file is reused whole.
+    if cache is not None and layout is None and [f.name for f in cache.files] == [path.name]:
+        data = read_bytes(path)
+        if hashlib.sha256(data).hexdigest() == cache.files[0].sha256:
+            try:
+                return _unchanged_file(stem, cache, spec, mapping, date_format)
+            except (ValueError, KeyError, pa.ArrowException) as exc:
+                log.warning("%s: cached rows unusable (%s); parsing all", stem, exc)
+                cache = None
 
     load = _TableLoad(input_dir, stem, config)
-    main = load.read(path)
+    main = load.read(path, data)
     load.raws.insert(0, (main, False))
-    mapping = dict(table_config.columns)
     frame = main.rows.rename(columns=mapping)
-    mapped_from = {source for source in mapping if source in main.rows.columns}
-    known = set(spec.column_names) | mapped_from
-    unknown = _unknown(main, stem, known, preset)
+    unknown = _unknown(main.header, stem, mapping, preset)
     if layout is not None:
         frame = layout.transform(frame, table_config.preset_options, load.load_aux)
 
@@ -303,44 +519,81 @@ def _load_table(
             f"{main.name}: missing required columns: {', '.join(missing)}{how}; add them or "
             f"map source columns in [input.tables.{stem}.columns]"
         )
-    if unknown:
-        log.info("%s: %d unknown column(s) ignored: %s", main.name, len(unknown), unknown)
+    _log_unknown(main.name, unknown)
 
-    parsed = parse_table(frame, spec, date_format=config.date_format_for(stem))
-    quarantine = [parsed.quarantine]
-    reports = []
-    loaded_by_file = parsed.loaded["_file"].value_counts()
-    quarantined_by_file = parsed.quarantine["file"].value_counts()
-    presented_by_file = frame["_file"].value_counts()
-    for raw, lookup in load.raws:
-        width = len(raw.header)
-        malformed = _malformed(raw, width)
-        quarantine.append(malformed)
-        if lookup:
-            loaded, presented, bad = len(raw.rows), len(raw.rows), len(malformed)
-        else:
-            loaded = int(loaded_by_file.get(raw.name, 0))
-            presented = int(presented_by_file.get(raw.name, 0))
-            bad = int(quarantined_by_file.get(raw.name, 0)) + len(malformed)
-        rows_read = presented + len(malformed)
-        # Nothing lost: a failure here is a bug in this module, never in the input.
-        assert rows_read == loaded + bad, f"{raw.name}: counts do not reconcile"
-        reports.append(
-            FileReport(
-                file=raw.name,
-                table=stem,
-                sha256=raw.sha256,
-                rows_read=rows_read,
-                rows_loaded=loaded,
-                rows_quarantined=bad,
-                unknown_columns=unknown if raw is main else (),
-                supplied=True,
-                encoding=raw.encoding,
-                preset=preset,
-                fields_blanked=MappingProxyType(dict(parsed.blanked.get(raw.name, {}))),
-            )
-        )
-    return parsed.loaded, pd.concat(quarantine, ignore_index=True), reports
+    frame = frame.reset_index(drop=True)
+    columns = tuple(c for c in spec.column_names if c in frame.columns)
+    hashes = _row_hashes(frame, columns) if keep else None
+    rows, reused = None, 0
+    if hashes is not None and cache is not None and cache.columns == columns:
+        try:
+            rows, reused = _reuse_rows(frame, hashes, cache, spec, date_format)
+        except (ValueError, KeyError, pa.ArrowException) as exc:
+            log.warning("%s: cached rows unusable (%s); parsing all", stem, exc)
+    if rows is None:
+        rows = _clean_rows(frame, spec, date_format)
+    parsed = _split_rows(rows, frame["_file"], spec)
+    sources = [_source(raw, lookup) for raw, lookup in load.raws]
+    presented = {str(k): int(v) for k, v in frame["_file"].value_counts().items()}
+    quarantine, reports = _reports(stem, preset, parsed, presented, sources, unknown)
+    kept = None
+    if hashes is not None:
+        kept = TableCache(
+            fingerprint=fingerprint,
+            columns=columns,
+            files=tuple(sources),
+            rows=rows,
+            row_hash=hashes,
+        ).seal()
+    return _Loaded(parsed.loaded, quarantine, reports, kept, reused, len(frame) - reused)
+
+
+@dataclass(frozen=True)
+class IncrementalLoad:
+    """A night's extracts, the state they leave for the next night, and per table how many
+    rows were cleaned tonight and how many were taken from last night's state."""
+
+    extracts: Extracts
+    state: IngestState
+    cleaned: Mapping[str, int]
+    reused: Mapping[str, int]
+    unchanged_files: tuple[str, ...]
+
+    @property
+    def rows_cleaned(self) -> int:
+        return sum(self.cleaned.values())
+
+    @property
+    def rows_reused(self) -> int:
+        return sum(self.reused.values())
+
+
+def _load(
+    input_dir: Path, config: InputConfig | None, previous: IngestState | None, *, keep: bool
+) -> tuple[Extracts, list[_Loaded]]:
+    config = config or InputConfig()
+    if not input_dir.is_dir():
+        raise InputFileError(f"{input_dir}: input folder not found")
+    tables: dict[str, pd.DataFrame] = {}
+    quarantine: list[pd.DataFrame] = []
+    reports: list[FileReport] = []
+    loads: list[_Loaded] = []
+    for stem in TABLE_NAMES:
+        loaded = _load_table(input_dir, stem, config, previous, keep=keep)
+        tables[stem] = loaded.table
+        quarantine.append(loaded.quarantine)
+        reports.extend(loaded.reports)
+        loads.append(loaded)
+        rows = sum(r.rows_loaded for r in loaded.reports)
+        held = sum(r.rows_quarantined for r in loaded.reports)
+        log.info("%s: %d rows loaded, %d quarantined", stem, rows, held)
+    all_quarantine = pd.concat(quarantine, ignore_index=True).astype(
+        {"file": "string", "line": "int64", "reason": "string", "record_id": "string"}
+    )
+    all_quarantine = all_quarantine.sort_values(["file", "line"], kind="stable").reset_index(
+        drop=True
+    )
+    return Extracts(tables=tables, quarantine=all_quarantine, files=tuple(reports)), loads
 
 
 def load_extracts(input_dir: Path, config: InputConfig | None = None) -> Extracts:
@@ -350,27 +603,27 @@ def load_extracts(input_dir: Path, config: InputConfig | None = None) -> Extract
     undecodable, missing required columns) and ``NotADirectoryError``-style
     :class:`InputFileError` when ``input_dir`` is not a folder.
     """
-    config = config or InputConfig()
-    if not input_dir.is_dir():
-        raise InputFileError(f"{input_dir}: input folder not found")
-    tables: dict[str, pd.DataFrame] = {}
-    quarantine: list[pd.DataFrame] = []
-    reports: list[FileReport] = []
-    for stem in TABLE_NAMES:
-        table, quarantined, file_reports = _load_table(input_dir, stem, config)
-        tables[stem] = table
-        quarantine.append(quarantined)
-        reports.extend(file_reports)
-        loaded = sum(r.rows_loaded for r in file_reports)
-        held = sum(r.rows_quarantined for r in file_reports)
-        log.info("%s: %d rows loaded, %d quarantined", stem, loaded, held)
-    all_quarantine = pd.concat(quarantine, ignore_index=True).astype(
-        {"file": "string", "line": "int64", "reason": "string", "record_id": "string"}
+    extracts, _ = _load(input_dir, config, None, keep=False)
+    return extracts
+
+
+def load_extracts_incremental(
+    input_dir: Path, config: InputConfig | None, *, previous: IngestState | None
+) -> IncrementalLoad:
+    """:func:`load_extracts`, reusing what ``previous`` (last night's state) already parsed.
+
+    The extracts are exactly what :func:`load_extracts` returns; rows and files unchanged
+    since last night are just not cleaned again (see ``adapters.ingestcache``).
+    """
+    extracts, loads = _load(input_dir, config, previous, keep=True)
+    by_stem = dict(zip(TABLE_NAMES, loads, strict=True))
+    return IncrementalLoad(
+        extracts=extracts,
+        state=IngestState({s: t.cache for s, t in by_stem.items() if t.cache is not None}),
+        cleaned={stem: loaded.rows_cleaned for stem, loaded in by_stem.items()},
+        reused={stem: loaded.rows_reused for stem, loaded in by_stem.items()},
+        unchanged_files=tuple(t.reports[0].file for t in loads if t.file_unchanged),
     )
-    all_quarantine = all_quarantine.sort_values(["file", "line"], kind="stable").reset_index(
-        drop=True
-    )
-    return Extracts(tables=tables, quarantine=all_quarantine, files=tuple(reports))
 
 
 def validate(input_dir: Path, config: InputConfig | None = None) -> Extracts:
