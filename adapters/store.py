@@ -459,7 +459,10 @@ class Store:
             now = frame[column].astype(object).to_numpy()
             was = last_night(column)
             blank_now, blank_was = pd.isna(now), pd.isna(was)
-            same &= np.where(blank_now | blank_was, blank_now & blank_was, now == was)
+            filled = ~(blank_now | blank_was)  # compare values only where both have one (NA
+            equal = blank_now & blank_was  # cannot be compared), blanks only with blanks
+            equal[filled] = now[filled] == was[filled]
+            same &= equal
         still_here = np.zeros(len(previous), dtype=bool)
         still_here[at[known]] = True
         rewrite = frame.loc[~same].copy()

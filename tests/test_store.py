@@ -123,6 +123,8 @@ def test_records_table_follows_tonight_rewriting_only_changed_rows(
     store.commit_run(first)
 
     def night(run_id: str, records: pd.DataFrame) -> RunState:
+        # the pipeline's frames hold text as pandas strings, blanks as pd.NA
+        records = records.astype({"household_ref": "string", "person_ref": "string"})
         before = store.identities() if read_before else None
         return dataclasses.replace(_state(run_id), records=records, records_before=before)
 
@@ -208,3 +210,21 @@ def test_unknown_review_ids(store_url: str, bad: str) -> None:
 def test_bad_url_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="not a database URL"):
         Store("not a url")
+
+
+@pytest.mark.parametrize("read_before", [False, True], ids=["read-in-commit", "read-by-run"])
+def test_a_record_leaving_its_household_is_rewritten(store_url: str, read_before: bool) -> None:
+    """A household_ref going blank (pd.NA, as the pipeline's string columns hold it) against
+    last night's value: NA cannot be compared, so it must be told apart, not compared."""
+    store = Store(store_url)
+    first = _state("run-1")
+    store.commit_run(first)
+    records = first.records.astype({"household_ref": "string"})
+    records.loc[0, "household_ref"] = pd.NA  # gp:A1:1 left H1 (moved, no fixed abode)
+    before = store.identities() if read_before else None
+    store.commit_run(dataclasses.replace(_state("run-2"), records=records, records_before=before))
+    with store.engine.connect() as conn:
+        table = pd.read_sql("SELECT * FROM records ORDER BY record_key", conn)
+    assert list(table["record_key"]) == ["ae:R1:9", "gp:A1:1"]
+    assert table["household_ref"].isna().all()
+    assert list(table["changed_run"]) == ["run-1", "run-2"]
