@@ -16,7 +16,15 @@ import pandas as pd
 from adapters.errors import ConfigError, NotFoundError
 from linkage.blocking import CandidatePairs, block, key_codes
 from linkage.cluster import components, guarded_clusters
-from linkage.comparisons import COMPARISONS, Prepared, compare, gamma_for, gammas_for, level_table
+from linkage.comparisons import (
+    COMPARISONS,
+    Coded,
+    Prepared,
+    compare,
+    gamma_for,
+    gammas_for,
+    level_table,
+)
 from linkage.incremental import (
     LinkageState,
     Reuse,
@@ -35,7 +43,7 @@ from linkage.model import (
     weigh,
 )
 from linkage.settings import COLUMN_COMPARISON, LinkageSettings
-from linkage.standardise import standardise
+from linkage.standardise import standardise_coded
 
 log = logging.getLogger(__name__)
 
@@ -324,11 +332,19 @@ def link_records(
 
     with timer.step("standardise"):
         ordered = records.sort_values("record_key", kind="stable") if len(records) else records
-        std = standardise(ordered)
-        prepared = Prepared(std)
+        std, coded = standardise_coded(ordered)
+        # the string columns come coded from standardising: no comparison or blocking rule
+        # factorizes a 100k-row string column again
+        prepared = Prepared(
+            std,
+            _coded={
+                column: Coded(codes.astype(np.int32), uniques)
+                for column, (codes, uniques) in coded.items()
+            },
+        )
         keys = std["record_key"].to_numpy(dtype=object)
         index_of = pd.Series(np.arange(len(std)), index=std["record_key"])
-        hashes = record_hashes(std)
+        hashes = record_hashes(std, coded)
         reuse, reuse_reason = plan_reuse(previous, settings, keys, hashes)
         log.info("linkage: %s", reuse_reason if reuse is not None else f"training ({reuse_reason})")
 

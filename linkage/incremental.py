@@ -36,8 +36,12 @@ from linkage.comparisons import COMPARISONS
 from linkage.model import ModelParameters
 from linkage.settings import LinkageSettings
 
-#: state layout version; a state of another version is ignored (the night trains afresh)
-STATE_VERSION = 1
+#: state layout version; a state of another version is ignored (the night trains afresh).
+#: 2: record hashes are built from per-value hashes (``record_hashes``)
+STATE_VERSION = 2
+_HASH_SEED = 0x345678
+_HASH_MULTIPLIER = 1_000_003
+_MISSING_HASH = 0x9E3779B97F4A7C15
 #: settings that change how often the model is retrained, not what a pair scores
 _REUSE_KNOBS = frozenset({"retrain_after_nights", "retrain_changed_fraction", "chunk_pairs"})
 
@@ -50,11 +54,31 @@ def settings_fingerprint(settings: LinkageSettings) -> str:
     return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()
 
 
-def record_hashes(std: pd.DataFrame) -> np.ndarray:
+def record_hashes(
+    std: pd.DataFrame, coded: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
+) -> np.ndarray:
     """A 64-bit content hash per standardised record (everything but its key): two nights
-    give the same hash exactly when every field linkage reads is the same."""
-    values = std.drop(columns=["record_key"])
-    return pd.util.hash_pandas_object(values, index=False).to_numpy(dtype=np.uint64)
+    give the same hash exactly when every field linkage reads is the same.
+
+    Each column's distinct values are hashed once and gathered by code (hashing 100k
+    pandas strings per column costs far more); ``coded``: columns as ``(codes, uniques)``
+    when the caller has them already (``standardise_coded``)."""
+    coded = coded or {}
+    total = np.full(len(std), _HASH_SEED, dtype=np.uint64)
+    for number, column in enumerate(c for c in std.columns if c != "record_key"):
+        if column in coded:
+            codes, uniques = coded[column]
+        else:
+            codes, distinct = pd.factorize(std[column], use_na_sentinel=True)
+            uniques = np.asarray(distinct, dtype=object)
+        text = np.array([f"{column}={value}" for value in np.asarray(uniques, dtype=object)])
+        value_hash = np.append(
+            pd.util.hash_array(text.astype(object)), np.uint64(_MISSING_HASH)
+        ).astype(np.uint64)
+        total ^= value_hash[codes]  # code -1 (missing) picks the trailing constant
+        total *= np.uint64(_HASH_MULTIPLIER)
+        total += np.uint64(number + 1)
+    return total
 
 
 @dataclass(frozen=True)
