@@ -255,7 +255,9 @@ def _warm_pairs(
     names = settings.comparisons
     n = len(keys)
     width = np.int64(max(n, 1))
-    cached_at, cached = cached_gammas(state, keys, left.astype(np.int64) * width + right, names)
+    cached_at, cached = cached_gammas(
+        state, keys, left.astype(np.int64) * width + right, names, tonight=reuse.tonight
+    )
     first = reuse.changed[left] | reuse.changed[right]
     first[d_pos] = True
     first[cached_at] = True

@@ -171,11 +171,14 @@ def _model_from_json(data: dict[str, object]) -> ModelParameters:
 @dataclass(frozen=True)
 class Reuse:
     """What a warm night takes from the last: the model, and per record (in key order)
-    whether it is new or changed; the cached pair levels come from ``cached_gammas``."""
+    whether it is new or changed; the cached pair levels come from ``cached_gammas``.
+    ``tonight``: for each of last night's records (in its key order), its index tonight
+    (-1 = gone)."""
 
     model: ModelParameters
     changed: np.ndarray
     nights_reused: int
+    tonight: np.ndarray | None = None
 
     @property
     def changed_count(self) -> int:
@@ -207,19 +210,36 @@ def plan_reuse(
     fraction = float(changed.mean()) if len(keys) else 1.0
     if fraction > settings.retrain_changed_fraction:
         return None, f"{fraction:.1%} of records new or changed"
-    return Reuse(model=state.model, changed=changed, nights_reused=state.nights_reused + 1), (
+    # keys are unique on both nights, so the reverse mapping needs no second hash join
+    tonight = np.full(len(state.keys), -1, dtype=np.int64)
+    tonight[position[known]] = np.flatnonzero(known)
+    reuse = Reuse(
+        model=state.model,
+        changed=changed,
+        nights_reused=state.nights_reused + 1,
+        tonight=tonight,
+    )
+    return reuse, (
         f"model reused ({state.nights_reused + 1} nights); {int(changed.sum())} records new "
         "or changed"
     )
 
 
 def cached_gammas(
-    state: LinkageState, keys: np.ndarray, pair_codes: np.ndarray, names: tuple[str, ...]
+    state: LinkageState,
+    keys: np.ndarray,
+    pair_codes: np.ndarray,
+    names: tuple[str, ...],
+    *,
+    tonight: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The cached pairs among tonight's pairs: their positions in ``pair_codes`` (tonight's
     pairs as ``left * len(keys) + right``, sorted) and their cached levels, in that order.
-    A cached pair whose record is gone, or that is no candidate tonight, is left out."""
-    now = pd.Index(keys).get_indexer(pd.Index(state.keys)).astype(np.int64)
+    A cached pair whose record is gone, or that is no candidate tonight, is left out.
+    ``tonight``: ``Reuse.tonight`` when known (else looked up by key)."""
+    if tonight is None:
+        tonight = pd.Index(keys).get_indexer(pd.Index(state.keys))
+    now = tonight.astype(np.int64)
     left, right = now[state.pair_left], now[state.pair_right]
     present = np.flatnonzero((left >= 0) & (right >= 0))
     width = np.int64(max(len(keys), 1))
