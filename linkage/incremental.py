@@ -60,25 +60,44 @@ def record_hashes(
     """A 64-bit content hash per standardised record (everything but its key): two nights
     give the same hash exactly when every field linkage reads is the same.
 
-    Each column's distinct values are hashed once and gathered by code (hashing 100k
-    pandas strings per column costs far more); ``coded``: columns as ``(codes, uniques)``
-    when the caller has them already (``standardise_coded``)."""
+    A string column's distinct values are hashed once and gathered by code (hashing 100k
+    pandas strings per column costs far more), a date or integer column is mixed as
+    integers; ``coded``: string columns as ``(codes, uniques)`` when the caller has them
+    already (``standardise_coded``)."""
     coded = coded or {}
     total = np.full(len(std), _HASH_SEED, dtype=np.uint64)
     for number, column in enumerate(c for c in std.columns if c != "record_key"):
-        if column in coded:
-            codes, uniques = coded[column]
+        values = std[column]
+        if column not in coded and (
+            pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_integer_dtype(values)
+        ):
+            missing = values.isna().to_numpy()
+            if pd.api.types.is_datetime64_any_dtype(values):
+                integers = values.to_numpy(dtype="datetime64[ns]").view(np.int64)
+            else:
+                integers = values.to_numpy(dtype=np.int64, na_value=0)
+            value_hash = _mix(integers.astype(np.uint64))
+            value_hash[missing] = np.uint64(_MISSING_HASH)
         else:
-            codes, distinct = pd.factorize(std[column], use_na_sentinel=True)
-            uniques = np.asarray(distinct, dtype=object)
-        text = np.array([f"{column}={value}" for value in np.asarray(uniques, dtype=object)])
-        value_hash = np.append(
-            pd.util.hash_array(text.astype(object)), np.uint64(_MISSING_HASH)
-        ).astype(np.uint64)
-        total ^= value_hash[codes]  # code -1 (missing) picks the trailing constant
+            if column in coded:
+                codes, uniques = coded[column]
+            else:
+                codes, distinct = pd.factorize(values, use_na_sentinel=True)
+                uniques = np.asarray(distinct, dtype=object)
+            per_value = pd.util.hash_array(np.asarray(uniques, dtype=object))
+            value_hash = np.append(per_value, np.uint64(_MISSING_HASH)).astype(np.uint64)[codes]
+        total ^= value_hash  # a missing value (code -1) took the trailing constant
         total *= np.uint64(_HASH_MULTIPLIER)
         total += np.uint64(number + 1)
     return total
+
+
+def _mix(values: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: spreads integers (days, years) over all 64 bits."""
+    z = values + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
 
 
 @dataclass(frozen=True)
