@@ -64,9 +64,9 @@ def pairs_within_groups(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All index pairs ``(i, j)``, ``i < j``, of rows sharing a code (code -1 = no group).
 
-    Returns ``(left, right, skipped_sizes)``; groups larger than ``max_group`` are skipped
-    and their sizes returned so the caller can report them.  ``left``/``right`` are int32
-    (int64 only for more than 2**31 rows or pairs).
+    Returns ``(left, right, skipped_sizes)``, sorted by ``(left, right)``; groups larger
+    than ``max_group`` are skipped and their sizes returned so the caller can report them.
+    ``left``/``right`` are int32 (int64 only for more than 2**31 rows or pairs).
     """
     dtype = _index_dtype(codes.size)
     idx = np.flatnonzero(codes >= 0)
@@ -89,18 +89,22 @@ def pairs_within_groups(
         empty = np.empty(0, dtype=dtype)
         return empty, empty, skipped
     pair_dtype = _index_dtype(max(total, sorted_codes.size))
-    # pair k of sorted position i has partner i + 1 + (k - first pair of i): one arange plus
-    # one repeated shift, all in the narrow dtype
-    first_out = np.cumsum(partners) - partners
-    shift = (np.arange(sorted_codes.size) + 1 - first_out).astype(pair_dtype)
-    left_pos = np.repeat(np.arange(sorted_codes.size, dtype=pair_dtype), partners)
+    # emit the pairs record by record (not group by group), so that they come out sorted by
+    # (left, right): within a group the sorted positions follow record order (stable sort),
+    # and a record's partners are the positions after it.  ``block`` then merges sorted runs
+    # instead of sorting every pair code from scratch.
+    position_of = np.empty(codes.size, dtype=np.int64)
+    position_of[order] = np.arange(order.size)
+    positions = position_of[idx]  # each record's sorted position, in record order
+    counts = partners[positions]
+    first_out = np.cumsum(counts) - counts
+    # pair k of the record at sorted position p has partner p + 1 + (k - first pair of it)
+    shift = (positions + 1 - first_out).astype(pair_dtype)
     right_pos = np.arange(total, dtype=pair_dtype)
-    right_pos += np.repeat(shift, partners)
-    a = order[left_pos]
-    del left_pos
-    b = order[right_pos]
-    del right_pos
-    return np.minimum(a, b), np.maximum(a, b), skipped
+    right_pos += np.repeat(shift, counts)
+    left = np.repeat(idx.astype(dtype), counts)
+    right = order[right_pos]
+    return left, right, skipped
 
 
 def block(
@@ -123,7 +127,8 @@ def block(
         codes = key_codes(std, rule.columns, column_codes=column_codes)
         left, right, skipped = pairs_within_groups(codes, max_group=max_block_size)
         # one int64 per pair: the pair code with the rule number in its lowest "digit", so
-        # an in-place sort puts each pair's earliest rule first (no argsort, no copies)
+        # an in-place sort puts each pair's earliest rule first (no argsort, no copies);
+        # the rule's pairs come sorted, so these codes are one sorted run
         pair_code = left.astype(np.int64)
         del left
         pair_code *= width
@@ -142,7 +147,8 @@ def block(
         )
     all_tagged = np.concatenate(tagged) if tagged else np.empty(0, np.int64)
     tagged.clear()
-    all_tagged.sort()
+    # each rule's pair codes are sorted already: a stable sort (timsort) merges the runs
+    all_tagged.sort(kind="stable")
     rule_of = (all_tagged % n_rules).astype(np.int8)
     all_tagged //= n_rules  # in place: now the pair codes, sorted
     first = np.ones(all_tagged.size, dtype=bool)
