@@ -190,14 +190,14 @@ def _model_from_json(data: dict[str, object]) -> ModelParameters:
 @dataclass(frozen=True)
 class Reuse:
     """What a warm night takes from the last: the model, and per record (in key order)
-    whether it is new or changed; the cached pair levels come from ``cached_gammas``.
+    whether it is new or changed; the cached pair levels come from ``cached_pairs``.
     ``tonight``: for each of last night's records (in its key order), its index tonight
     (-1 = gone)."""
 
     model: ModelParameters
     changed: np.ndarray
     nights_reused: int
-    tonight: np.ndarray | None = None
+    tonight: np.ndarray
 
     @property
     def changed_count(self) -> int:
@@ -244,32 +244,14 @@ def plan_reuse(
     )
 
 
-def cached_gammas(
-    state: LinkageState,
-    keys: np.ndarray,
-    pair_codes: np.ndarray,
-    names: tuple[str, ...],
-    *,
-    tonight: np.ndarray | None = None,
-) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """The cached pairs among tonight's pairs: their positions in ``pair_codes`` (tonight's
-    pairs as ``left * len(keys) + right``, sorted) and their cached levels, in that order.
-    A cached pair whose record is gone, or that is no candidate tonight, is left out.
-    ``tonight``: ``Reuse.tonight`` when known (else looked up by key)."""
-    if tonight is None:
-        tonight = pd.Index(keys).get_indexer(pd.Index(state.keys))
+def cached_pairs(state: LinkageState, tonight: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Last night's cached pairs whose two records are still here, as tonight's pair codes
+    (``left * n + right``, sorted) and their rows in ``state.pair_gammas``.  ``tonight``:
+    ``Reuse.tonight``, each of last night's records' index tonight (-1 = gone)."""
     now = tonight.astype(np.int64)
     left, right = now[state.pair_left], now[state.pair_right]
-    present = np.flatnonzero((left >= 0) & (right >= 0))
-    width = np.int64(max(len(keys), 1))
-    codes = np.minimum(left[present], right[present]) * width + np.maximum(
-        left[present], right[present]
-    )
-    found = np.searchsorted(pair_codes, codes)
-    inside = found < pair_codes.size
-    hit = np.zeros(codes.size, dtype=bool)
-    hit[inside] = pair_codes[found[inside]] == codes[inside]
-    positions, rows = found[hit], present[hit]
-    order = np.argsort(positions, kind="stable")
-    positions, rows = positions[order], rows[order]
-    return positions, {name: state.pair_gammas[name][rows] for name in names}
+    rows = np.flatnonzero((left >= 0) & (right >= 0))
+    width = np.int64(max(n, 1))
+    codes = np.minimum(left[rows], right[rows]) * width + np.maximum(left[rows], right[rows])
+    order = np.argsort(codes, kind="stable")
+    return codes[order], rows[order]
