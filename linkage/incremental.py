@@ -16,6 +16,12 @@ term-frequency weight moves by a fraction of a bit when 1% of records change, so
 margin of several bits covers it. Candidate pairs that can matter to a guard (both records
 in one possible cluster) are always compared afresh.
 
+A warm night never lists the candidate pairs whole (tens of millions at scale): two records
+are a candidate pair of a rule exactly when they share the rule's key, so the pairs touching
+a changed record, the cached and decided pairs that are still candidates and the pairs
+inside one possible cluster are found from each rule's key per record
+(``linkage.blocking.RuleKeys``).
+
 The model is retrained (a cold night) when there is no state, when the settings changed,
 when more than ``retrain_changed_fraction`` of records are new or changed, or after
 ``retrain_after_nights`` nights of reuse.
