@@ -83,9 +83,13 @@ def assign_person_refs(
     )
 
     # tonight's records joined to last night's refs by key (a key held twice counts twice)
-    key_codes, _ = pd.factorize(
-        np.concatenate([keys, prev["record_key"].to_numpy(dtype=object)]), use_na_sentinel=True
-    )
+    if len(prev):
+        key_codes, _ = pd.factorize(
+            np.concatenate([keys, prev["record_key"].to_numpy(dtype=object)]),
+            use_na_sentinel=True,
+        )
+    else:  # the first night: nothing to join (and no 100k-key factorize)
+        key_codes = np.full(len(keys), -1, dtype=np.int64)
     tonight = pd.DataFrame({"key": key_codes[: len(keys)], "cluster": cluster})
     last = pd.DataFrame({"key": key_codes[len(keys) :], "ref": prev_ref})
     held = tonight.merge(last[last["key"] >= 0], on="key", how="inner")
