@@ -28,6 +28,9 @@ class CandidatePairs:
 
 
 ColumnCodes = Callable[[str], np.ndarray]
+#: ``rule_keys`` lists a rule's pairs to count its new ones while it has at most this many
+#: per record; past that it counts them from the pairs it shares with earlier rules
+_LIST_PAIRS_PER_RECORD = 4
 
 
 def _factorized(frame: pd.DataFrame) -> ColumnCodes:
@@ -64,9 +67,9 @@ def pairs_within_groups(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All index pairs ``(i, j)``, ``i < j``, of rows sharing a code (code -1 = no group).
 
-    Returns ``(left, right, skipped_sizes)``; groups larger than ``max_group`` are skipped
-    and their sizes returned so the caller can report them.  ``left``/``right`` are int32
-    (int64 only for more than 2**31 rows or pairs).
+    Returns ``(left, right, skipped_sizes)``, sorted by ``(left, right)``; groups larger
+    than ``max_group`` are skipped and their sizes returned so the caller can report them.
+    ``left``/``right`` are int32 (int64 only for more than 2**31 rows or pairs).
     """
     dtype = _index_dtype(codes.size)
     idx = np.flatnonzero(codes >= 0)
@@ -89,18 +92,22 @@ def pairs_within_groups(
         empty = np.empty(0, dtype=dtype)
         return empty, empty, skipped
     pair_dtype = _index_dtype(max(total, sorted_codes.size))
-    # pair k of sorted position i has partner i + 1 + (k - first pair of i): one arange plus
-    # one repeated shift, all in the narrow dtype
-    first_out = np.cumsum(partners) - partners
-    shift = (np.arange(sorted_codes.size) + 1 - first_out).astype(pair_dtype)
-    left_pos = np.repeat(np.arange(sorted_codes.size, dtype=pair_dtype), partners)
+    # emit the pairs record by record (not group by group), so that they come out sorted by
+    # (left, right): within a group the sorted positions follow record order (stable sort),
+    # and a record's partners are the positions after it.  ``block`` then merges sorted runs
+    # instead of sorting every pair code from scratch.
+    position_of = np.empty(codes.size, dtype=np.int64)
+    position_of[order] = np.arange(order.size)
+    positions = position_of[idx]  # each record's sorted position, in record order
+    counts = partners[positions]
+    first_out = np.cumsum(counts) - counts
+    # pair k of the record at sorted position p has partner p + 1 + (k - first pair of it)
+    shift = (positions + 1 - first_out).astype(pair_dtype)
     right_pos = np.arange(total, dtype=pair_dtype)
-    right_pos += np.repeat(shift, partners)
-    a = order[left_pos]
-    del left_pos
-    b = order[right_pos]
-    del right_pos
-    return np.minimum(a, b), np.maximum(a, b), skipped
+    right_pos += np.repeat(shift, counts)
+    left = np.repeat(idx.astype(dtype), counts)
+    right = order[right_pos]
+    return left, right, skipped
 
 
 def block(
@@ -123,7 +130,8 @@ def block(
         codes = key_codes(std, rule.columns, column_codes=column_codes)
         left, right, skipped = pairs_within_groups(codes, max_group=max_block_size)
         # one int64 per pair: the pair code with the rule number in its lowest "digit", so
-        # an in-place sort puts each pair's earliest rule first (no argsort, no copies)
+        # an in-place sort puts each pair's earliest rule first (no argsort, no copies);
+        # the rule's pairs come sorted, so these codes are one sorted run
         pair_code = left.astype(np.int64)
         del left
         pair_code *= width
@@ -142,7 +150,8 @@ def block(
         )
     all_tagged = np.concatenate(tagged) if tagged else np.empty(0, np.int64)
     tagged.clear()
-    all_tagged.sort()
+    # each rule's pair codes are sorted already: a stable sort (timsort) merges the runs
+    all_tagged.sort(kind="stable")
     rule_of = (all_tagged % n_rules).astype(np.int8)
     all_tagged //= n_rules  # in place: now the pair codes, sorted
     first = np.ones(all_tagged.size, dtype=bool)
@@ -205,3 +214,129 @@ def pair_completeness(
         ]
     )
     return pd.concat([report, union], ignore_index=True)
+
+
+@dataclass(frozen=True)
+class RuleKeys:
+    """Each rule's key per record, for a night that compares only some candidate pairs:
+    ``codes[r][i]`` is record ``i``'s key code under rule ``r``, or -1 when it has none or
+    its key is shared by more than ``max_block_size`` records (skipped).  Two records are
+    a candidate pair of rule ``r`` exactly when they share a code >= 0, so the candidate
+    pairs a warm night needs (those touching a changed record, or inside one possible
+    cluster) can be found without listing the tens of millions of others.  ``report``:
+    ``block``'s report, the same numbers."""
+
+    codes: tuple[np.ndarray, ...]
+    report: pd.DataFrame
+
+    def first_rule(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """The number of the first rule pairing ``left[k]`` with ``right[k]`` (int8), -1
+        when no rule does: ``block``'s ``rule`` for a candidate pair."""
+        rule = np.full(left.size, -1, dtype=np.int8)
+        for number in reversed(range(len(self.codes))):
+            codes = self.codes[number]
+            key = codes[left]
+            rule[(key >= 0) & (key == codes[right])] = number
+        return rule
+
+    def pairs_sharing(
+        self, labels: np.ndarray, *, touching: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Sorted distinct pair codes (``left * n + right``) of the candidate pairs whose two
+        records share a label >= 0 (-1 = no label); with ``touching`` (a mask), only those
+        with at least one record in it."""
+        n = labels.size
+        width = np.int64(max(n, 1))
+        found: list[np.ndarray] = []
+        for codes in self.codes:
+            usable = (codes >= 0) & (labels >= 0)
+            if touching is not None:
+                # only the keys a touched record holds matter
+                touched_key = np.zeros(int(codes.max(initial=-1)) + 2, dtype=bool)
+                touched_key[codes[touching & usable]] = True
+                usable &= touched_key[codes]  # code -1 reads the last slot: never set
+            at = np.flatnonzero(usable)
+            if at.size < 2:
+                continue
+            combined = codes[at].astype(np.int64) * (int(labels.max()) + 1) + labels[at]
+            group = np.full(n, -1, dtype=np.int64)
+            group[at] = pd.factorize(combined)[0]
+            left, right, _ = pairs_within_groups(group)
+            if touching is not None:
+                keep = touching[left] | touching[right]
+                left, right = left[keep], right[keep]
+            found.append(left.astype(np.int64) * width + right)
+        if not found:
+            return np.empty(0, dtype=np.int64)
+        return np.unique(np.concatenate(found))
+
+
+def rule_keys(
+    std: pd.DataFrame,
+    rules: tuple[BlockingRule, ...],
+    *,
+    max_block_size: int,
+    column_codes: ColumnCodes | None = None,
+) -> RuleKeys:
+    """``RuleKeys`` for ``std``: what ``block`` computes, short of listing the pairs."""
+    n = len(std)
+    width = np.int64(max(n, 1))
+    usable: list[np.ndarray] = []
+    rows = []
+    for rule in rules:
+        codes = key_codes(std, rule.columns, column_codes=column_codes)
+        present = codes >= 0
+        per_key = np.bincount(codes[present], minlength=1)
+        kept = codes.copy()
+        kept[present] = np.where(per_key[codes[present]] > max_block_size, -1, codes[present])
+        usable.append(kept)
+        sizes = per_key[per_key > 0]
+        small = sizes[sizes <= max_block_size].astype(np.int64)
+        skipped = sizes[sizes > max_block_size]
+        rows.append(
+            {
+                "rule": rule.name,
+                "candidate_pairs": int((small * (small - 1) // 2).sum()),
+                "keys_skipped": int(skipped.size),
+                "records_in_skipped_keys": int(skipped.sum()),
+            }
+        )
+    report = pd.DataFrame(rows)
+    report["new_pairs"] = _first_rule_counts(tuple(usable), width)
+    return RuleKeys(codes=tuple(usable), report=report)
+
+
+def _first_rule_counts(codes: tuple[np.ndarray, ...], width: np.int64) -> np.ndarray:
+    """Per rule, its candidate pairs that no earlier rule found (``block``'s ``new_pairs``).
+
+    A rule with few pairs lists them and asks the earlier rules' keys about each; a rule
+    with many (a postcode holds dozens of people) is counted instead: its own pairs less
+    those it shares with an earlier rule, which share both keys and are listed by
+    grouping on the two keys together."""
+    counts = np.zeros(len(codes), dtype=np.int64)
+    for number, own in enumerate(codes):
+        present = own >= 0
+        sizes = np.bincount(own[present], minlength=1).astype(np.int64)
+        total = int((sizes * (sizes - 1) // 2).sum())
+        if number == 0 or total == 0:
+            counts[number] = total
+        elif total <= _LIST_PAIRS_PER_RECORD * own.size:
+            left, right, _ = pairs_within_groups(own)
+            found_earlier = np.zeros(left.size, dtype=bool)
+            for earlier in codes[:number]:
+                key = earlier[left]
+                found_earlier |= (key >= 0) & (key == earlier[right])
+            counts[number] = int(left.size - found_earlier.sum())
+        else:
+            shared: list[np.ndarray] = []
+            for earlier in codes[:number]:
+                at = np.flatnonzero(present & (earlier >= 0))
+                if at.size < 2:
+                    continue
+                combined = own[at].astype(np.int64) * (int(earlier.max()) + 1) + earlier[at]
+                group = np.full(own.size, -1, dtype=np.int64)
+                group[at] = pd.factorize(combined)[0]
+                left, right, _ = pairs_within_groups(group)
+                shared.append(left.astype(np.int64) * width + right)
+            counts[number] = total - (np.unique(np.concatenate(shared)).size if shared else 0)
+    return counts

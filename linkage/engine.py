@@ -14,13 +14,21 @@ import numpy as np
 import pandas as pd
 
 from adapters.errors import ConfigError, NotFoundError
-from linkage.blocking import CandidatePairs, block, key_codes
+from linkage.blocking import CandidatePairs, RuleKeys, block, key_codes, rule_keys
 from linkage.cluster import components, guarded_clusters
-from linkage.comparisons import COMPARISONS, Prepared, compare, gamma_for, gammas_for, level_table
+from linkage.comparisons import (
+    COMPARISONS,
+    Coded,
+    Prepared,
+    compare,
+    gamma_for,
+    gammas_for,
+    level_table,
+)
 from linkage.incremental import (
     LinkageState,
     Reuse,
-    cached_gammas,
+    cached_pairs,
     plan_reuse,
     record_hashes,
     settings_fingerprint,
@@ -35,7 +43,7 @@ from linkage.model import (
     weigh,
 )
 from linkage.settings import COLUMN_COMPARISON, LinkageSettings
-from linkage.standardise import standardise
+from linkage.standardise import standardise_coded
 
 log = logging.getLogger(__name__)
 
@@ -230,63 +238,96 @@ def _decided_positions(
     return np.searchsorted(pair_codes, (d_left * width + d_right)[d_order]), d_order
 
 
+@dataclass(frozen=True)
+class _WarmPairs:
+    """The pairs a warm night scores, in pair order, with their rule numbers and levels;
+    the decided pairs' positions among them (by pair) and their decisions in that order;
+    and how many pairs were compared tonight."""
+
+    left: np.ndarray
+    right: np.ndarray
+    rule: np.ndarray
+    gammas: dict[str, np.ndarray]
+    decided_at: np.ndarray
+    decided_code: np.ndarray
+    compared: int
+
+
 def _warm_pairs(
     prepared: Prepared,
-    keys: np.ndarray,
-    left: np.ndarray,
-    right: np.ndarray,
-    d_pos: np.ndarray,
+    keys_by_rule: RuleKeys,
+    d_left: np.ndarray,
+    d_right: np.ndarray,
     d_code: np.ndarray,
     *,
     reuse: Reuse,
     state: LinkageState,
     tf_records: dict[str, np.ndarray],
     settings: LinkageSettings,
-) -> tuple[np.ndarray, dict[str, np.ndarray], int]:
+) -> _WarmPairs:
     """The pairs a warm night must score, their levels, and how many were compared: every
-    pair touching a new or changed record and every decided pair (compared now), every cached
-    pair (levels from the cache), and every other candidate pair whose two records could end
-    up in one cluster (compared now, for the guards).  Everything else scored below the
-    cache floor last night with the same records and model, and is left out."""
+    candidate pair touching a new or changed record and every decided pair (compared now),
+    every cached pair that is still a candidate or decided (levels from the cache), and
+    every other candidate pair whose two records could end up in one cluster (compared
+    now, for the guards).  Everything else scored below the cache floor last night with
+    the same records and model, and is left out.
+
+    The candidate pairs are never listed whole: each set above is found from the rules'
+    keys (``RuleKeys``), so a night with 1% changed records touches about 1% of them."""
     names = settings.comparisons
-    n = len(keys)
+    n = len(prepared)
     width = np.int64(max(n, 1))
-    cached_at, cached = cached_gammas(state, keys, left.astype(np.int64) * width + right, names)
-    first = reuse.changed[left] | reuse.changed[right]
-    first[d_pos] = True
-    first[cached_at] = True
-    at = np.flatnonzero(first)
-    from_cache = np.zeros(left.size, dtype=bool)
-    from_cache[cached_at] = ~(reuse.changed[left[cached_at]] | reuse.changed[right[cached_at]])
+    changed = reuse.changed
+    d_codes = d_left * width + d_right
+    d_order = np.argsort(d_codes, kind="stable")
+    d_codes, d_code = d_codes[d_order], d_code[d_order]
+    touching = keys_by_rule.pairs_sharing(np.zeros(n, dtype=np.int64), touching=changed)
+    cached_codes, cached_rows = cached_pairs(state, reuse.tonight, n)
+    scored = keys_by_rule.first_rule(cached_codes // width, cached_codes % width) >= 0
+    scored |= np.isin(cached_codes, d_codes)
+    cached_codes, cached_rows = cached_codes[scored], cached_rows[scored]
+    at = np.unique(np.concatenate([touching, d_codes, cached_codes]))
+    left, right = at // width, at % width
+    cached_at = np.searchsorted(at, cached_codes)
+    from_cache = np.zeros(at.size, dtype=bool)
+    from_cache[cached_at] = ~(changed[left[cached_at]] | changed[right[cached_at]])
     gammas = {name: np.empty(at.size, dtype=np.int8) for name in names}
-    use = from_cache[at]
-    rows = np.searchsorted(cached_at, at[use])
+    use_rows = cached_rows[from_cache[cached_at]]
     for name in names:
-        gammas[name][use] = cached[name][rows]
-    fresh = at[~use]
+        gammas[name][from_cache] = state.pair_gammas[name][use_rows]
+    fresh = np.flatnonzero(~from_cache)
     for part in _chunks(fresh.size, settings.chunk_pairs):
         chunk = compare(prepared, left[fresh[part]], right[fresh[part]], names)
         for name in names:
-            gammas[name][np.flatnonzero(~use)[part]] = chunk[name]
+            gammas[name][fresh[part]] = chunk[name]
     # which clusters are possible tonight: the links among these pairs, as the score step
     # will find them
-    tf = {name: values[left[at]] for name, values in tf_records.items()}
+    tf = {name: values[left] for name, values in tf_records.items()}
     _, _, probability = weigh(gammas, reuse.model, tf=tf)
     band = _band(probability, gammas, settings)
-    decision = np.zeros(left.size, dtype=np.int8)
-    decision[d_pos] = d_code
-    decision = decision[at]
+    decision = np.zeros(at.size, dtype=np.int8)
+    decision[np.searchsorted(at, d_codes)] = d_code
     linkable = (_guards(gammas, settings) == 0) & (decision != DECISION_CODE["rejected"])
     linkable &= (band != BAND_CODE["non"]) | (decision == DECISION_CODE["accepted"])
-    possible = components(n, left[at][linkable].astype(np.int64), right[at][linkable])
-    together = possible[left] == possible[right]
-    together[at] = False
-    extra = np.flatnonzero(together)
-    extra_gammas = compare(prepared, left[extra], right[extra], names)
+    possible = components(n, left[linkable], right[linkable])
+    together = keys_by_rule.pairs_sharing(possible)
+    extra = together[~np.isin(together, at, assume_unique=True)]
+    extra_gammas = compare(prepared, extra // width, extra % width, names)
     every = np.concatenate([at, extra])
     order = np.argsort(every, kind="stable")
+    every = every[order]
     merged = {name: np.concatenate([gammas[name], extra_gammas[name]])[order] for name in names}
-    return every[order], merged, int(fresh.size + extra.size)
+    dtype = np.int32 if n < np.iinfo(np.int32).max else np.int64
+    every_left, every_right = (every // width).astype(dtype), (every % width).astype(dtype)
+    return _WarmPairs(
+        left=every_left,
+        right=every_right,
+        rule=keys_by_rule.first_rule(every_left, every_right),
+        gammas=merged,
+        decided_at=np.searchsorted(every, d_codes),
+        decided_code=d_code,
+        compared=int(fresh.size + extra.size),
+    )
 
 
 def _band(
@@ -328,11 +369,19 @@ def link_records(
 
     with timer.step("standardise"):
         ordered = records.sort_values("record_key", kind="stable") if len(records) else records
-        std = standardise(ordered)
-        prepared = Prepared(std)
+        std, coded = standardise_coded(ordered)
+        # the string columns come coded from standardising: no comparison or blocking rule
+        # factorizes a 100k-row string column again
+        prepared = Prepared(
+            std,
+            _coded={
+                column: Coded(codes.astype(np.int32), uniques)
+                for column, (codes, uniques) in coded.items()
+            },
+        )
         keys = std["record_key"].to_numpy(dtype=object)
         index_of = pd.Series(np.arange(len(std)), index=std["record_key"])
-        hashes = record_hashes(std)
+        hashes = record_hashes(std, coded)
         reuse, reuse_reason = plan_reuse(previous, settings, keys, hashes)
         log.info("linkage: %s", reuse_reason if reuse is not None else f"training ({reuse_reason})")
 
@@ -342,16 +391,27 @@ def link_records(
         def column_codes(column: str) -> np.ndarray:
             return prepared.coded(column).codes
 
-        candidates = block(
-            std,
-            settings.blocking_rules,
-            max_block_size=settings.max_block_size,
-            column_codes=column_codes,
-        )
         d_left, d_right, d_code = _decision_pairs(decisions, index_of)
-        left, right, rule = _pairs_to_score(candidates, d_left, d_right, n)
-        d_pos, d_order = _decided_positions(left, right, d_left, d_right, n)
-        d_code = d_code[d_order]
+        if reuse is not None:
+            # a warm night never lists the candidate pairs whole (see _warm_pairs)
+            keys_by_rule = rule_keys(
+                std,
+                settings.blocking_rules,
+                max_block_size=settings.max_block_size,
+                column_codes=column_codes,
+            )
+            blocking_report = keys_by_rule.report
+        else:
+            candidates = block(
+                std,
+                settings.blocking_rules,
+                max_block_size=settings.max_block_size,
+                column_codes=column_codes,
+            )
+            blocking_report = candidates.report
+            left, right, rule = _pairs_to_score(candidates, d_left, d_right, n)
+            d_pos, d_order = _decided_positions(left, right, d_left, d_right, n)
+            d_code = d_code[d_order]
         rule_names = np.array(
             [r.name for r in settings.blocking_rules] + ["decision"], dtype=object
         )
@@ -362,20 +422,19 @@ def link_records(
 
     if reuse is not None and previous is not None:
         with timer.step("compare"):
-            at, gammas, compared = _warm_pairs(
+            warm = _warm_pairs(
                 prepared,
-                keys,
-                left,
-                right,
-                d_pos,
+                keys_by_rule,
+                d_left,
+                d_right,
                 d_code,
                 reuse=reuse,
                 state=previous,
                 tf_records=tf_records,
                 settings=settings,
             )
-            left, right, rule = left[at], right[at], rule[at]
-            d_pos = np.searchsorted(at, d_pos)
+            left, right, rule, gammas = warm.left, warm.right, warm.rule, warm.gammas
+            d_pos, d_code, compared = warm.decided_at, warm.decided_code, warm.compared
         model = reuse.model
         nights_reused = reuse.nights_reused
     else:
@@ -560,7 +619,7 @@ def link_records(
         provisional=provisional,
         review=review,
         comparisons=level_table(names),
-        blocking=candidates.report,
+        blocking=blocking_report,
         parameters=model.table(),
         model=model,
         timings=timer.frame(),

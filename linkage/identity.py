@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+import numpy as np
 import pandas as pd
 
 from adapters.errors import ConfigError
@@ -46,60 +47,97 @@ def assign_person_refs(
     person_ref, first_seen`` (``as_of`` for refs new tonight).  ``events``: ``event``
     (``merge`` / ``split``), ``person_ref`` (the ref now carried), ``other_ref`` (the ref
     retired or left), ``records``.
+
+    Records, clusters and refs are handled as integer codes: record keys and refs are each
+    put in string order once, and every grouping and tie-break after that sorts integers
+    (pandas' groupby and sort of Python-stored strings cost about a second at 100k persons).
     """
     if not key:
         raise ConfigError("assign_person_refs needs a non-empty key (the person_ref secret)")
     for column in ("record_key", "cluster_id"):
         if column not in clusters.columns:
             raise ConfigError(f"clusters frame lacks {column!r}: pass LinkageResult.clusters")
-    frame = clusters[["record_key", "cluster_id"]].copy()
-    frame["record_key"] = frame["record_key"].astype("string")
-    # groupby-min on a string column falls back to a Python loop per group; sorting once
-    # and keeping each cluster's first key is the same answer in vectorised code
-    cluster_min = (
-        frame.sort_values("record_key", kind="stable")
-        .drop_duplicates("cluster_id")
-        .set_index("cluster_id")["record_key"]
-        .sort_index()
-        .rename("cluster_min")
-    )
+    record_key = clusters["record_key"].astype("string")
+    keys = record_key.to_numpy(dtype=object)
+    cluster_ids, cluster = np.unique(clusters["cluster_id"].to_numpy(), return_inverse=True)
+    cluster = cluster.reshape(-1).astype(np.int64)
+    n_clusters = len(cluster_ids)
+
+    # each cluster's smallest record key (missing keys sort last), and its rank among keys
+    key_order, key_rank = _string_order(keys)
+    firsts = np.unique(cluster[key_order], return_index=True)[1]
+    min_record = key_order[firsts]
+    min_rank = key_rank[min_record]
 
     prev = _previous(previous)
-    joined = frame.merge(prev[["record_key", "person_ref"]], on="record_key", how="left")
-    held = joined.dropna(subset=["person_ref"])
-    counts = held.groupby(["cluster_id", "person_ref"]).size().rename("records").reset_index()
-    counts["cluster_min"] = counts["cluster_id"].map(cluster_min)
-    first_seen = prev.groupby("person_ref")["first_seen"].min()
-    counts["first_seen"] = counts["person_ref"].map(first_seen)
+    # each previous row's ref as its rank in string order
+    ref_codes, ref_uniques = pd.factorize(prev["person_ref"].to_numpy(dtype=object))
+    unique_order, unique_rank = _string_order(np.asarray(ref_uniques, dtype=object))
+    refs_sorted = np.asarray(ref_uniques, dtype=object)[unique_order]
+    prev_ref = unique_rank[ref_codes]
+    first_seen = (
+        pd.Series(prev["first_seen"].to_numpy(), name="first_seen")
+        .groupby(prev_ref)
+        .min()
+        .reindex(np.arange(len(refs_sorted)))
+    )
 
-    owners = counts.sort_values(
-        ["person_ref", "records", "cluster_min"], ascending=[True, False, True]
-    ).drop_duplicates("person_ref")
-    owned = owners.sort_values(["cluster_id", "first_seen", "person_ref"], na_position="last")
-    kept = owned.drop_duplicates("cluster_id")
-    retired = owned[~owned.index.isin(kept.index)]
-    ref_of = kept.set_index("cluster_id")["person_ref"]
+    # tonight's records joined to last night's refs by key (a key held twice counts twice)
+    if len(prev):
+        key_codes, _ = pd.factorize(
+            np.concatenate([keys, prev["record_key"].to_numpy(dtype=object)]),
+            use_na_sentinel=True,
+        )
+    else:  # the first night: nothing to join (and no 100k-key factorize)
+        key_codes = np.full(len(keys), -1, dtype=np.int64)
+    tonight = pd.DataFrame({"key": key_codes[: len(keys)], "cluster": cluster})
+    last = pd.DataFrame({"key": key_codes[len(keys) :], "ref": prev_ref})
+    held = tonight.merge(last[last["key"] >= 0], on="key", how="inner")
+    counts = held.groupby(["cluster", "ref"]).size().rename("records").reset_index()
+    c_cluster = counts["cluster"].to_numpy(dtype=np.int64)
+    c_ref = counts["ref"].to_numpy(dtype=np.int64)
+    c_records = counts["records"].to_numpy(dtype=np.int64)
 
-    new_clusters = cluster_min[~cluster_min.index.isin(ref_of.index)]
-    new_refs = _new_refs(new_clusters, taken=set(prev["person_ref"]), key=key)
-    ref_of = pd.concat([ref_of, new_refs])
+    # a ref's owner: the cluster holding most of its records, then the smaller smallest key
+    by_owner = np.lexsort((min_rank[c_cluster], -c_records, c_ref))
+    first_row = _run_starts(c_ref[by_owner])
+    owners = by_owner[first_row]
+    owner_of_ref = np.full(len(refs_sorted), -1, dtype=np.int64)
+    owner_of_ref[c_ref[owners]] = c_cluster[owners]
+    # a cluster keeps the earliest seen ref it owns (never seen: last), then the smallest
+    seen_days = first_seen.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    seen_key = np.where(first_seen.isna().to_numpy(), np.iinfo(np.int64).max, seen_days)
+    owned = owners[np.lexsort((c_ref[owners], seen_key[c_ref[owners]], c_cluster[owners]))]
+    kept_row = _run_starts(c_cluster[owned])
+    kept, retired = owned[kept_row], owned[~kept_row]
+    ref_of = np.full(n_clusters, None, dtype=object)
+    ref_of[c_cluster[kept]] = refs_sorted[c_ref[kept]]
+    kept_ref = np.full(n_clusters, -1, dtype=np.int64)
+    kept_ref[c_cluster[kept]] = c_ref[kept]
+
+    new = np.flatnonzero(kept_ref < 0)
+    new_refs = _new_refs(
+        pd.Series(keys[min_record[new]], index=cluster_ids[new], dtype="string"),
+        taken=set(refs_sorted),
+        key=key,
+    )
+    ref_of[new] = new_refs.to_numpy(dtype=object)
 
     merges = pd.DataFrame(
         {
             "event": "merge",
-            "person_ref": retired["cluster_id"].map(ref_of).to_numpy(),
-            "other_ref": retired["person_ref"].to_numpy(),
-            "records": retired["records"].to_numpy(),
+            "person_ref": ref_of[c_cluster[retired]],
+            "other_ref": refs_sorted[c_ref[retired]],
+            "records": c_records[retired],
         }
     )
-    owner_cluster = owners.set_index("person_ref")["cluster_id"]
-    moved = counts[counts["cluster_id"].to_numpy() != counts["person_ref"].map(owner_cluster)]
+    moved = np.flatnonzero(c_cluster != owner_of_ref[c_ref])
     splits = pd.DataFrame(
         {
             "event": "split",
-            "person_ref": moved["cluster_id"].map(ref_of).to_numpy(),
-            "other_ref": moved["person_ref"].to_numpy(),
-            "records": moved["records"].to_numpy(),
+            "person_ref": ref_of[c_cluster[moved]],
+            "other_ref": refs_sorted[c_ref[moved]],
+            "records": c_records[moved],
         }
     )
     events = pd.concat([merges, splits], ignore_index=True).astype(
@@ -107,14 +145,50 @@ def assign_person_refs(
     )
     events = events.sort_values(["event", "person_ref", "other_ref"], ignore_index=True)
 
-    record_person = frame[["record_key"]].copy()
-    record_person["person_ref"] = frame["cluster_id"].map(ref_of).astype("string")
-    seen = record_person["person_ref"].map(first_seen)
+    record_person = pd.DataFrame({"record_key": record_key}, index=clusters.index)
+    record_person["person_ref"] = pd.array(ref_of[cluster], dtype="string")
+    seen_values = first_seen.to_numpy()
+    seen_of_cluster = np.full(n_clusters, np.datetime64("NaT"), dtype=seen_values.dtype)
+    seen_of_cluster[kept_ref >= 0] = seen_values[kept_ref[kept_ref >= 0]]
+    seen = pd.Series(seen_of_cluster[cluster], index=clusters.index)
     first = pd.to_datetime(seen)
     if as_of is not None:
         first = first.fillna(pd.Timestamp(as_of))
     record_person["first_seen"] = first
     return record_person, events
+
+
+def _run_starts(values: np.ndarray) -> np.ndarray:
+    """Where each run of equal values starts (the first row of each group, once sorted)."""
+    starts = np.ones(values.size, dtype=bool)
+    starts[1:] = values[1:] != values[:-1]
+    return starts
+
+
+def _string_order(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The stable string-sort order of ``values`` (missing last), as pandas' stable
+    ``sort_values`` gives it, and each value's dense rank in it (equal strings share one).
+    Python's sort of str, and no sort at all when the values are already in order (the
+    engine hands over its clusters in record-key order)."""
+    missing = pd.isna(values)
+    present = np.flatnonzero(~missing)
+    texts = values[present]
+    if texts.size > 1 and bool(np.all(texts[1:] >= texts[:-1])):
+        order = present
+    else:
+        order = present[np.array(sorted(range(texts.size), key=texts.__getitem__), dtype=np.int64)]
+    order = np.concatenate([order, np.flatnonzero(missing)]).astype(np.int64)
+    ordered = values[order]
+    step = np.ones(order.size, dtype=np.int64)
+    if order.size:
+        step[0] = 0
+        n_present = present.size
+        step[1:n_present] = ordered[1:n_present] != ordered[: n_present - 1]
+        # the missing values rank after every string, all alike
+        step[n_present + 1 :] = 0
+    rank = np.empty(order.size, dtype=np.int64)
+    rank[order] = np.cumsum(step)
+    return order, rank
 
 
 def _previous(previous: pd.DataFrame | None) -> pd.DataFrame:
@@ -140,19 +214,20 @@ def _previous(previous: pd.DataFrame | None) -> pd.DataFrame:
 
 
 def _new_refs(cluster_min: pd.Series, *, taken: set[str], key: bytes) -> pd.Series:
-    """Hash refs for new clusters; a ref already in use is re-hashed with a salt."""
-    refs = pd.Series(
-        [person_ref_for(str(k), key=key) for k in cluster_min.to_numpy()],
-        index=cluster_min.index,
-        dtype="string",
-    )
+    """Hash refs for new clusters; a ref already in use (taken, or given to an earlier
+    cluster here) is re-hashed with a salt."""
+    smallest = [str(k) for k in cluster_min.to_numpy()]
+    refs = [person_ref_for(k, key=key) for k in smallest]
     salt = 0
     while True:
-        clash = refs.isin(taken) | refs.duplicated(keep="first")
-        if not clash.any():
-            return refs
+        given: set[str] = set()
+        clash = []
+        for position, ref in enumerate(refs):
+            if ref in taken or ref in given:
+                clash.append(position)
+            given.add(ref)
+        if not clash:
+            return pd.Series(refs, index=cluster_min.index, dtype="string")
         salt += 1
-        rehashed = [
-            person_ref_for(str(k), key=key, salt=salt) for k in cluster_min[clash].to_numpy()
-        ]
-        refs[clash] = pd.Series(rehashed, index=refs.index[clash], dtype="string")
+        for position in clash:
+            refs[position] = person_ref_for(smallest[position], key=key, salt=salt)

@@ -16,6 +16,12 @@ term-frequency weight moves by a fraction of a bit when 1% of records change, so
 margin of several bits covers it. Candidate pairs that can matter to a guard (both records
 in one possible cluster) are always compared afresh.
 
+A warm night never lists the candidate pairs whole (tens of millions at scale): two records
+are a candidate pair of a rule exactly when they share the rule's key, so the pairs touching
+a changed record, the cached and decided pairs that are still candidates and the pairs
+inside one possible cluster are found from each rule's key per record
+(``linkage.blocking.RuleKeys``).
+
 The model is retrained (a cold night) when there is no state, when the settings changed,
 when more than ``retrain_changed_fraction`` of records are new or changed, or after
 ``retrain_after_nights`` nights of reuse.
@@ -36,8 +42,12 @@ from linkage.comparisons import COMPARISONS
 from linkage.model import ModelParameters
 from linkage.settings import LinkageSettings
 
-#: state layout version; a state of another version is ignored (the night trains afresh)
-STATE_VERSION = 1
+#: state layout version; a state of another version is ignored (the night trains afresh).
+#: 2: record hashes are built from per-value hashes (``record_hashes``)
+STATE_VERSION = 2
+_HASH_SEED = 0x345678
+_HASH_MULTIPLIER = 1_000_003
+_MISSING_HASH = 0x9E3779B97F4A7C15
 #: settings that change how often the model is retrained, not what a pair scores
 _REUSE_KNOBS = frozenset({"retrain_after_nights", "retrain_changed_fraction", "chunk_pairs"})
 
@@ -50,11 +60,50 @@ def settings_fingerprint(settings: LinkageSettings) -> str:
     return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()
 
 
-def record_hashes(std: pd.DataFrame) -> np.ndarray:
+def record_hashes(
+    std: pd.DataFrame, coded: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
+) -> np.ndarray:
     """A 64-bit content hash per standardised record (everything but its key): two nights
-    give the same hash exactly when every field linkage reads is the same."""
-    values = std.drop(columns=["record_key"])
-    return pd.util.hash_pandas_object(values, index=False).to_numpy(dtype=np.uint64)
+    give the same hash exactly when every field linkage reads is the same.
+
+    A string column's distinct values are hashed once and gathered by code (hashing 100k
+    pandas strings per column costs far more), a date or integer column is mixed as
+    integers; ``coded``: string columns as ``(codes, uniques)`` when the caller has them
+    already (``standardise_coded``)."""
+    coded = coded or {}
+    total = np.full(len(std), _HASH_SEED, dtype=np.uint64)
+    for number, column in enumerate(c for c in std.columns if c != "record_key"):
+        values = std[column]
+        if column not in coded and (
+            pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_integer_dtype(values)
+        ):
+            missing = values.isna().to_numpy()
+            if pd.api.types.is_datetime64_any_dtype(values):
+                integers = values.to_numpy(dtype="datetime64[ns]").view(np.int64)
+            else:
+                integers = values.to_numpy(dtype=np.int64, na_value=0)
+            value_hash = _mix(integers.astype(np.uint64))
+            value_hash[missing] = np.uint64(_MISSING_HASH)
+        else:
+            if column in coded:
+                codes, uniques = coded[column]
+            else:
+                codes, distinct = pd.factorize(values, use_na_sentinel=True)
+                uniques = np.asarray(distinct, dtype=object)
+            per_value = pd.util.hash_array(np.asarray(uniques, dtype=object))
+            value_hash = np.append(per_value, np.uint64(_MISSING_HASH)).astype(np.uint64)[codes]
+        total ^= value_hash  # a missing value (code -1) took the trailing constant
+        total *= np.uint64(_HASH_MULTIPLIER)
+        total += np.uint64(number + 1)
+    return total
+
+
+def _mix(values: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: spreads integers (days, years) over all 64 bits."""
+    z = values + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
 
 
 @dataclass(frozen=True)
@@ -147,11 +196,14 @@ def _model_from_json(data: dict[str, object]) -> ModelParameters:
 @dataclass(frozen=True)
 class Reuse:
     """What a warm night takes from the last: the model, and per record (in key order)
-    whether it is new or changed; the cached pair levels come from ``cached_gammas``."""
+    whether it is new or changed; the cached pair levels come from ``cached_pairs``.
+    ``tonight``: for each of last night's records (in its key order), its index tonight
+    (-1 = gone)."""
 
     model: ModelParameters
     changed: np.ndarray
     nights_reused: int
+    tonight: np.ndarray
 
     @property
     def changed_count(self) -> int:
@@ -183,30 +235,29 @@ def plan_reuse(
     fraction = float(changed.mean()) if len(keys) else 1.0
     if fraction > settings.retrain_changed_fraction:
         return None, f"{fraction:.1%} of records new or changed"
-    return Reuse(model=state.model, changed=changed, nights_reused=state.nights_reused + 1), (
+    # keys are unique on both nights, so the reverse mapping needs no second hash join
+    tonight = np.full(len(state.keys), -1, dtype=np.int64)
+    tonight[position[known]] = np.flatnonzero(known)
+    reuse = Reuse(
+        model=state.model,
+        changed=changed,
+        nights_reused=state.nights_reused + 1,
+        tonight=tonight,
+    )
+    return reuse, (
         f"model reused ({state.nights_reused + 1} nights); {int(changed.sum())} records new "
         "or changed"
     )
 
 
-def cached_gammas(
-    state: LinkageState, keys: np.ndarray, pair_codes: np.ndarray, names: tuple[str, ...]
-) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """The cached pairs among tonight's pairs: their positions in ``pair_codes`` (tonight's
-    pairs as ``left * len(keys) + right``, sorted) and their cached levels, in that order.
-    A cached pair whose record is gone, or that is no candidate tonight, is left out."""
-    now = pd.Index(keys).get_indexer(pd.Index(state.keys)).astype(np.int64)
+def cached_pairs(state: LinkageState, tonight: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Last night's cached pairs whose two records are still here, as tonight's pair codes
+    (``left * n + right``, sorted) and their rows in ``state.pair_gammas``.  ``tonight``:
+    ``Reuse.tonight``, each of last night's records' index tonight (-1 = gone)."""
+    now = tonight.astype(np.int64)
     left, right = now[state.pair_left], now[state.pair_right]
-    present = np.flatnonzero((left >= 0) & (right >= 0))
-    width = np.int64(max(len(keys), 1))
-    codes = np.minimum(left[present], right[present]) * width + np.maximum(
-        left[present], right[present]
-    )
-    found = np.searchsorted(pair_codes, codes)
-    inside = found < pair_codes.size
-    hit = np.zeros(codes.size, dtype=bool)
-    hit[inside] = pair_codes[found[inside]] == codes[inside]
-    positions, rows = found[hit], present[hit]
-    order = np.argsort(positions, kind="stable")
-    positions, rows = positions[order], rows[order]
-    return positions, {name: state.pair_gammas[name][rows] for name in names}
+    rows = np.flatnonzero((left >= 0) & (right >= 0))
+    width = np.int64(max(n, 1))
+    codes = np.minimum(left[rows], right[rows]) * width + np.maximum(left[rows], right[rows])
+    order = np.argsort(codes, kind="stable")
+    return codes[order], rows[order]

@@ -44,14 +44,45 @@ def _ascii_lower(value: str) -> str:
     return decomposed.encode("ascii", "ignore").decode("ascii").lower()
 
 
+#: a column as ``(codes, uniques)``: int codes (-1 = missing) numbered by first appearance,
+#: exactly as ``pd.factorize`` numbers the column, and the distinct values (Python str)
+ColumnCodes = tuple[np.ndarray, np.ndarray]
+
+
+def _code(values: pd.Series) -> ColumnCodes:
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    # a plain object array: a pandas string array pays per element to hand one out
+    return codes, np.asarray(uniques, dtype=object)
+
+
+def _recode(codes: np.ndarray, mapped: list[str | None]) -> ColumnCodes:
+    """Codes for the values ``mapped[codes]`` (``None`` and code -1 = missing), numbered by
+    first appearance as ``pd.factorize`` of that column would number them: the engine
+    then needs no string factorize of its own (the dearest step on pandas' strings), and
+    every consumer sees exactly the codes it saw before."""
+    m_codes, m_uniques = pd.factorize(np.array([*mapped, None], dtype=object))
+    per_record = m_codes[codes]  # code -1 picks the trailing None, i.e. -1
+    first, order = pd.factorize(per_record)
+    present = order >= 0
+    renumber = np.where(present, np.cumsum(present) - 1, -1)
+    return renumber[first], np.asarray(m_uniques, dtype=object)[order[present]]
+
+
+def _map_codes(source: ColumnCodes, func: Callable[[str], str | None]) -> ColumnCodes:
+    """Apply ``func`` to each distinct value of ``source`` once."""
+    codes, uniques = source
+    return _recode(codes, [func(str(u)) for u in uniques])
+
+
+def _series(coded: ColumnCodes, index: pd.Index) -> pd.Series:
+    codes, uniques = coded
+    values = np.concatenate([uniques, np.array([None], dtype=object)])[codes]  # -1: None
+    return pd.Series(values, index=index, dtype="string")
+
+
 def _map_unique(values: pd.Series, func: Callable[[str], str | None]) -> pd.Series:
     """Apply ``func`` to each distinct non-missing value once and map the results back."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    # iterate a plain object array: a pandas string array pays per element to hand one out
-    distinct = np.asarray(uniques, dtype=object)
-    mapped = np.array([func(str(u)) for u in distinct] + [None], dtype=object)
-    out = pd.Series(mapped[codes], index=values.index, dtype="string")
-    return out
+    return _series(_map_codes(_code(values), func), values.index)
 
 
 def clean_name(value: str) -> str | None:
@@ -104,19 +135,18 @@ def _soundex(value: str) -> str | None:
     return jellyfish.soundex(value) if value else None
 
 
-def _postcode_parts(postcode: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+def _postcode_parts(postcode: ColumnCodes) -> tuple[ColumnCodes, ColumnCodes, ColumnCodes]:
     """Area, district and sector of upper-cased postcodes (parsed once per distinct one)."""
-    codes, uniques = pd.factorize(postcode, use_na_sentinel=True)
+    codes, uniques = postcode
     pc = pd.Series(uniques, dtype="string")
     parts = pc.str.extract(r"^([A-Z]{1,2})(\d[A-Z\d]?)\s+(\d)[A-Z]{2}$")
     area = parts[0].astype("string")
     district = (parts[0] + parts[1]).astype("string")
     sector = (district + " " + parts[2]).astype("string")
 
-    def back(values: pd.Series) -> pd.Series:
-        # code -1 (no postcode) picks the trailing None
-        mapped = np.concatenate([values.to_numpy(dtype=object), np.array([None])])[codes]
-        return pd.Series(mapped, index=postcode.index, dtype="string")
+    def back(values: pd.Series) -> ColumnCodes:
+        mapped = [None if value is pd.NA else str(value) for value in values.astype(object)]
+        return _recode(codes, mapped)
 
     return back(area), back(district), back(sector)
 
@@ -129,6 +159,13 @@ def standardise(records: pd.DataFrame) -> pd.DataFrame:
     date_of_birth, birth_year, birth_month, birth_day, sex, postcode, postcode_area,
     postcode_district, postcode_sector, address_line, address_numbers, address_key``.
     """
+    return standardise_coded(records)[0]
+
+
+def standardise_coded(records: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, ColumnCodes]]:
+    """``standardise``, plus every string column of it (but ``record_key``) as codes, exactly
+    as ``pd.factorize`` codes that column: each value is built from the codes of the value
+    it derives from, so no 100k-row string column is factorized twice."""
     missing = [c for c in REQUIRED_COLUMNS if c not in records.columns]
     if missing:
         raise InputFileError(
@@ -141,41 +178,73 @@ def standardise(records: pd.DataFrame) -> pd.DataFrame:
             "(contract B); check the adapter that built them"
         )
     rec = records.reset_index(drop=True)
+    coded: dict[str, ColumnCodes] = {}
+    coded["nhs_number"] = _code(rec["nhs_number"].astype("string"))
+
+    given = _map_codes(_code(rec["given_name"].astype("string")), clean_name)
+    family = _map_codes(_code(rec["family_name"].astype("string")), clean_name)
+    coded["given_key"] = _map_codes(given, _squash)
+    coded["given_first"] = _map_codes(given, _first_word)
+    coded["given_canonical"] = _map_codes(coded["given_first"], canonical_given)
+    coded["given_soundex"] = _map_codes(coded["given_first"], _soundex)
+    coded["family_key"] = _map_codes(family, _squash)
+    coded["family_first"] = _map_codes(family, _first_word)
+    coded["family_last"] = _map_codes(family, _last_word)
+    coded["family_soundex"] = _map_codes(coded["family_first"], _soundex)
+    coded["sex"] = _map_codes(_code(rec["sex"].astype("string")), _sex)
+    coded["postcode"] = _map_codes(_code(rec["postcode"].astype("string")), _clean_postcode)
+    area, district, sector = _postcode_parts(coded["postcode"])
+    coded["postcode_area"], coded["postcode_district"], coded["postcode_sector"] = (
+        area,
+        district,
+        sector,
+    )
+    line = _map_codes(_code(rec["address_1"].astype("string")), _clean_address)
+    coded["address_line"] = line
+    coded["address_numbers"] = _map_codes(line, _house_numbers)
+    coded["address_key"] = _map_codes(line, address_key)
+
+    index = rec.index
     out = pd.DataFrame({"record_key": rec["record_key"].astype("string")})
     out["nhs_number"] = rec["nhs_number"].astype("string")
-
-    given = _map_unique(rec["given_name"].astype("string"), clean_name)
-    family = _map_unique(rec["family_name"].astype("string"), clean_name)
-    out["given_key"] = _map_unique(given, _squash)
-    out["given_first"] = _map_unique(given, _first_word)
-    out["given_canonical"] = _map_unique(out["given_first"], canonical_given)
-    out["given_soundex"] = _map_unique(out["given_first"], _soundex)
-    out["family_key"] = _map_unique(family, _squash)
-    out["family_first"] = _map_unique(family, _first_word)
-    out["family_last"] = _map_unique(family, _last_word)
-    out["family_soundex"] = _map_unique(out["family_first"], _soundex)
+    for column in (
+        "given_key",
+        "given_first",
+        "given_canonical",
+        "given_soundex",
+        "family_key",
+        "family_first",
+        "family_last",
+        "family_soundex",
+    ):
+        out[column] = _series(coded[column], index)
+    # both names' soundex in sorted order (a swapped pair shares it); coded after the fact,
+    # as pd.factorize would code the column
     out["names_soundex"] = _names_soundex(out["given_key"], out["family_key"])
+    coded["names_soundex"] = _code(out["names_soundex"])
 
     dob = pd.to_datetime(rec["date_of_birth"], errors="coerce")
     out["date_of_birth"] = dob
     out["birth_year"] = dob.dt.year.astype("Int32")
     out["birth_month"] = dob.dt.month.astype("Int32")
     out["birth_day"] = dob.dt.day.astype("Int32")
+    for column in (
+        "sex",
+        "postcode",
+        "postcode_area",
+        "postcode_district",
+        "postcode_sector",
+        "address_line",
+        "address_numbers",
+        "address_key",
+    ):
+        out[column] = _series(coded[column], index)
+    return out, coded
 
-    sex = _map_unique(rec["sex"].astype("string"), str.upper)
-    out["sex"] = sex.where(sex.isin(["M", "F"]))
 
-    out["postcode"] = _map_unique(rec["postcode"].astype("string"), _clean_postcode)
-    area, district, sector = _postcode_parts(out["postcode"])
-    out["postcode_area"] = area
-    out["postcode_district"] = district
-    out["postcode_sector"] = sector
-
-    line = _map_unique(rec["address_1"].astype("string"), _clean_address)
-    out["address_line"] = line
-    out["address_numbers"] = _map_unique(line, _house_numbers)
-    out["address_key"] = _map_unique(line, address_key)
-    return out
+def _sex(value: str) -> str | None:
+    upper = value.upper()
+    return upper if upper in ("M", "F") else None
 
 
 def _names_soundex(given_key: pd.Series, family_key: pd.Series) -> pd.Series:

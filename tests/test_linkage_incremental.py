@@ -4,13 +4,21 @@ comparisons."""
 from __future__ import annotations
 
 import dataclasses
+import io
+import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from linkage import LinkageSettings, link_records
-from linkage.incremental import LinkageState, plan_reuse, record_hashes, settings_fingerprint
+from linkage.incremental import (
+    STATE_VERSION,
+    LinkageState,
+    plan_reuse,
+    record_hashes,
+    settings_fingerprint,
+)
 from linkage.standardise import standardise
 from tests.test_linkage_synth import make_population
 
@@ -123,3 +131,83 @@ def test_unchanged_records_hash_the_same_and_changed_ones_differ(
     expected = pd.Series(True, index=pd.Index(keys))
     expected.loc[common] = differs.to_numpy()
     np.testing.assert_array_equal(reuse.changed, expected.to_numpy())
+
+
+def _nothing_cached(state: LinkageState) -> LinkageState:
+    """The same model, but every record "changed" and no pair cached: a warm night that
+    compares every candidate pair, the reference for one that reuses."""
+    return dataclasses.replace(
+        state,
+        hashes=state.hashes + np.uint64(1),
+        pair_left=state.pair_left[:0],
+        pair_right=state.pair_right[:0],
+        pair_gammas={k: v[:0] for k, v in state.pair_gammas.items()},
+    )
+
+
+def test_warm_night_with_decisions_equals_comparing_every_pair(
+    nights: tuple[pd.DataFrame, pd.DataFrame], state: LinkageState
+) -> None:
+    """Decided pairs (some no candidate at all, some of a changed record, some gone) are
+    scored on a warm night exactly as when every pair is compared."""
+    second = nights[1]
+    first_run = link_records(nights[0])
+    pairs = first_run.pairs
+    keys = sorted(second["record_key"])
+    decisions = pd.concat(
+        [
+            pairs.head(3).assign(decision="rejected"),
+            pairs.tail(2).assign(decision="accepted"),
+            # no rule pairs these: the decision alone makes them scored
+            pd.DataFrame(
+                {"record_key_l": keys[:2], "record_key_r": keys[-2:], "decision": "accepted"}
+            ),
+            pd.DataFrame(
+                {"record_key_l": ["gone:1"], "record_key_r": keys[:1], "decision": "rejected"}
+            ),
+        ],
+        ignore_index=True,
+    )[["record_key_l", "record_key_r", "decision"]]
+    warm = link_records(second, previous=state, decisions=decisions)
+    everything = link_records(
+        second,
+        settings=LinkageSettings(retrain_changed_fraction=1.0),
+        previous=_nothing_cached(state),
+        decisions=decisions,
+    )
+    assert warm.reuse.startswith("model reused") and everything.reuse.startswith("model reused")
+    assert (warm.pairs["decision"] == "accepted").sum() >= 3
+    assert (warm.pairs["blocking_rule"] == "decision").any()
+    pd.testing.assert_frame_equal(warm.pairs, everything.pairs)
+    pd.testing.assert_frame_equal(warm.clusters, everything.clusters)
+    pd.testing.assert_frame_equal(warm.provisional, everything.provisional)
+    pd.testing.assert_frame_equal(warm.review, everything.review)
+    pd.testing.assert_frame_equal(warm.blocking, everything.blocking)
+
+
+def test_warm_blocking_report_equals_the_cold_one(
+    nights: tuple[pd.DataFrame, pd.DataFrame], state: LinkageState
+) -> None:
+    """A warm night never lists the candidate pairs, yet reports the same numbers."""
+    warm = link_records(nights[1], previous=state)
+    cold = link_records(nights[1])
+    assert cold.reuse.startswith("trained tonight")
+    pd.testing.assert_frame_equal(warm.blocking, cold.blocking)
+
+
+def test_a_state_of_another_version_forces_a_cold_night(
+    nights: tuple[pd.DataFrame, pd.DataFrame], state: LinkageState
+) -> None:
+    """Record hashes changed how they are computed in version 2: a version 1 blob (hashes
+    that can never match) is ignored, and the night trains afresh."""
+    with np.load(io.BytesIO(state.to_bytes())) as data:
+        arrays = {name: data[name] for name in data.files}
+    meta = json.loads(arrays["meta"].tobytes().decode())
+    assert meta["version"] == STATE_VERSION
+    meta["version"] = STATE_VERSION - 1
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]
+    assert LinkageState.from_bytes(buffer.getvalue()) is None
+    cold = link_records(nights[1], previous=LinkageState.from_bytes(buffer.getvalue()))
+    assert cold.reuse.startswith("trained tonight")
