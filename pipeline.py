@@ -54,6 +54,7 @@ from linkage import (
     assign_person_refs,
     link_records,
 )
+from linkage.address import ParsedAddresses
 from linkage.comparisons import COMPARISONS
 from linkage.households import Households, build_households
 from rules import (
@@ -218,24 +219,27 @@ def _record_hash(records: pd.DataFrame) -> pd.Series:
     return pd.Series(hashed.to_numpy().astype(str), index=records.index, dtype="string")
 
 
-def _people(records: pd.DataFrame, households: pd.DataFrame) -> pd.DataFrame:
-    """One row per person: a date of birth (GP's first, else the most recent record's)."""
-    # Persons as codes (in order of first appearance); a person's date of birth is on their
-    # first dated row after a stable sort on GP first, then latest address_date.
-    code, refs = pd.factorize(records["person_ref"])
+def _people(
+    records: pd.DataFrame, households: pd.DataFrame, code: np.ndarray, refs: pd.Index
+) -> pd.DataFrame:
+    """One row per person: a date of birth (GP's first, else the most recent record's).
+
+    ``code, refs``: ``pd.factorize(records["person_ref"])`` (persons in order of first
+    appearance), which the caller has already.
+    """
+    # A person's date of birth is on their first dated row in the order: GP first, then
+    # latest address_date (undated last), then record order.
     dated = np.flatnonzero(records["date_of_birth"].notna().to_numpy())
-    keys = pd.DataFrame(
-        {
-            "_gp": (records["source"] != "gp").astype(int).to_numpy()[dated],
-            "address_date": records["address_date"].to_numpy()[dated],
-        }
+    not_gp = (records["source"] != "gp").astype(int).to_numpy()[dated]
+    address_date = pd.to_datetime(records["address_date"]).to_numpy()[dated]
+    # One integer lexsort with persons as its first key (lexsort is stable).
+    latest_first = np.where(
+        np.isnat(address_date), np.iinfo(np.int64).max, -address_date.view(np.int64)
     )
-    order = dated[
-        keys.sort_values(["_gp", "address_date"], ascending=[True, False], kind="stable").index
-    ]
-    with_dob, first = np.unique(code[order], return_index=True)
+    order = dated[np.lexsort((latest_first, not_gp, code[dated]))]
+    first = np.flatnonzero(np.r_[True, code[order][1:] != code[order][:-1]])
     dob_row = np.full(len(refs), -1, dtype=np.intp)
-    dob_row[with_dob] = order[first]
+    dob_row[code[order][first]] = order[first]
     people = pd.DataFrame(
         {
             "person_ref": refs,
@@ -265,18 +269,46 @@ def _with_households(
     key: bytes,
     config: RunConfig,
     known: Households | None = None,
+    parse_cache: ParsedAddresses | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, Households]:
     """Records with their person and household, one row per person, and the households.
     ``known``: tonight's households under the confirmed persons (their address keys are
-    reused, see ``build_households``)."""
-    linked = records.merge(record_person, on="record_key", how="left")
+    reused, see ``build_households``).  ``parse_cache``: last night's address parse."""
+    linked = _join_persons(records, record_person)
     households = build_households(
-        linked, as_of=as_of, key=key, max_persons=config.max_household_persons, known=known
+        linked,
+        as_of=as_of,
+        key=key,
+        max_persons=config.max_household_persons,
+        known=known,
+        parse_cache=parse_cache,
     )
-    linked = linked.merge(
-        households.people[["person_ref", "household_ref"]], on="person_ref", how="left"
+    # Each record's household is its person's: persons as codes, looked up once each
+    # (what a merge on person_ref gives, without hashing every record's ref twice).
+    code, refs = pd.factorize(linked["person_ref"])
+    at = pd.Index(households.people["person_ref"]).get_indexer(refs)
+    linked["household_ref"] = households.people["household_ref"].array.take(
+        np.where(code >= 0, np.append(at, -1)[code], -1), allow_fill=True
     )
-    return linked, _people(linked, households.people), households
+    return linked, _people(linked, households.people, code, refs), households
+
+
+def _join_persons(records: pd.DataFrame, record_person: pd.DataFrame) -> pd.DataFrame:
+    """``records.merge(record_person, on="record_key", how="left")``, the same frame.
+
+    When every record has exactly one row in ``record_person`` (every night: linkage maps
+    each record once) the rows are placed by one index lookup instead of a merge's two
+    factorizations; anything else takes the merge itself.
+    """
+    extra = [c for c in record_person.columns if c != "record_key"]
+    if "record_key" in record_person.columns and not set(extra) & set(records.columns):
+        person_index = pd.Index(record_person["record_key"])
+        if person_index.is_unique:
+            at = person_index.get_indexer(records["record_key"])
+            if len(at) and (at >= 0).all():
+                placed = record_person[extra].take(at).reset_index(drop=True)
+                return pd.concat([records.reset_index(drop=True), placed], axis=1)
+    return records.merge(record_person, on="record_key", how="left")
 
 
 def _evaluate(
@@ -496,9 +528,17 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
                     f"{len(result.review)} links to review"
                 )
             with stages.stage("households") as note:
+                # Last night's address parse: only raw addresses new since are parsed.
+                last_parse = store.night_state("addresses")
                 linked, people, households = _with_households(
-                    records, record_person, as_of=options.as_of, key=key, config=config
+                    records,
+                    record_person,
+                    as_of=options.as_of,
+                    key=key,
+                    config=config,
+                    parse_cache=ParsedAddresses.from_bytes(last_parse) if last_parse else None,
                 )
+                parse_state = households.parsed.to_bytes() if households.parsed else None
                 note["detail"] = f"{people['household_ref'].nunique()} households"
             with stages.stage("rules") as note:
                 evidence = _record_evidence(extracts, as_of=options.as_of, config=config)
@@ -589,6 +629,8 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
                 night_state: dict[str, bytes] = {}
                 if result.state is not None:
                     night_state["linkage"] = result.state.to_bytes()
+                if parse_state is not None:
+                    night_state["addresses"] = parse_state
                 state = RunState(
                     run_id=run_id,
                     as_of=options.as_of,

@@ -33,13 +33,21 @@ character apart, for the same flat and number).  Addresses are never logged.
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
+import logging
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from rapidfuzz import fuzz, process
 
 from adapters.errors import ConfigError, DalinkError
@@ -190,6 +198,9 @@ _STREET_TYPE_END = r"\b(?:" + "|".join(_STREET_TYPES) + r")$"
 # Something every match of _FLAT_RE, _FLOOR_RE, _POSTCODE_IN_TEXT or a no-fixed-abode text
 # contains (its compact form starts "NF" or "NOF"); a line without it needs none of them.
 _MAYBE_COMPONENT = rf"\b{_SUB_BUILDING}\s|\sFLOOR|[0-9][A-Z]{{2}}\b|N[^A-Z0-9]*(?:O[^A-Z0-9]*)?F"
+
+
+log = logging.getLogger(__name__)
 
 
 class AddressInputError(DalinkError):
@@ -439,16 +450,13 @@ def _parse_lines(text: pd.Series) -> pd.DataFrame:
     )
 
 
-def standardise_addresses(frame: pd.DataFrame) -> pd.DataFrame:
-    """Parse address columns into components, aligned with ``frame``'s index.
+def _standardise_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """``standardise_addresses`` of every row of ``frame`` (the parse itself, no cache).
 
-    Returns ``flat, house_number, house_name, street, town, postcode, uprn, address_text``
-    (``string`` dtype, NA when empty), ``no_fixed_abode`` (postcode ``ZZ99...`` or text
-    ``NFA`` / ``No fixed abode``) and ``usable`` (enough to key on: a UPRN, or a postcode
-    with a flat, house number or house name; never for no-fixed-abode) and ``has_address``
-    (any address information at all).
+    Each output row is a function of that row's five address values alone (every pass is
+    per string), which is what lets ``parse_addresses`` parse a raw address once and reuse
+    the result for every record and night that carries it.
     """
-    _require_columns(frame, ADDRESS_COLUMNS, "standardise_addresses")
     # Parse each distinct (address_1, address_2) once: real extracts repeat addresses.
     code_1, lines_1 = pd.factorize(frame["address_1"], sort=False)
     code_2, lines_2 = pd.factorize(frame["address_2"], sort=False)
@@ -493,6 +501,183 @@ def standardise_addresses(frame: pd.DataFrame) -> pd.DataFrame:
     result["no_fixed_abode"] = nfa
     result["usable"] = usable
     result["has_address"] = has_line | (postcode != "") | (uprn != "")
+    return result
+
+
+#: Layout version of the ``addresses`` night-state blob (``ParsedAddresses.to_bytes``).  Bump
+#: it when the blob's columns change or when a parse result would change for a reason the
+#: parser stamp below cannot see.
+PARSE_CACHE_VERSION = 1
+_STAMP_KEY = b"dalink.addresses"
+_STRING_STANDARD = STANDARD_COLUMNS[:8]  # flat ... address_text: ``string``; the rest bool
+
+
+def _parser_stamp() -> dict[str, str | int]:
+    """What a cached parse was made with: blob version, parser source, pandas and Python.
+
+    The source digest covers this whole module, so any edit to the parser invalidates the
+    cache even if its author forgets ``PARSE_CACHE_VERSION`` (an edit elsewhere in the
+    module costs one night of parsing afresh, nothing more).
+    """
+    try:
+        source = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    except OSError:  # no readable source (a frozen install): the version alone decides
+        source = ""
+    return {
+        "version": PARSE_CACHE_VERSION,
+        "parser": source,
+        "pandas": pd.__version__,
+        "python": f"{sys.version_info.major}.{sys.version_info.minor}",
+    }
+
+
+@dataclass(frozen=True)
+class ParsedAddresses:
+    """Distinct raw addresses and their standardised form: one night's parse, for the next.
+
+    ``raw``: ``ADDRESS_COLUMNS`` as object arrays (``str``; ``None`` when missing), one row
+    per distinct raw address.  ``standard``: ``STANDARD_COLUMNS`` of each row of ``raw``,
+    exactly as ``standardise_addresses`` gives them (a parse depends on the five raw values
+    alone, so a raw address seen last night needs no parsing tonight).
+    """
+
+    raw: pd.DataFrame
+    standard: pd.DataFrame
+
+    def to_bytes(self) -> bytes:
+        """A Parquet file (dictionary-encoded, zstd): towns, postcodes and streets repeat."""
+        frame = pd.concat(
+            [self.raw.add_prefix("raw_").reset_index(drop=True), self.standard], axis=1
+        )
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        metadata = {**(table.schema.metadata or {}), _STAMP_KEY: json.dumps(_parser_stamp())}
+        sink = io.BytesIO()
+        pq.write_table(table.replace_schema_metadata(metadata), sink, compression="zstd")
+        return sink.getvalue()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> ParsedAddresses | None:
+        """The cached parse, or ``None`` when it was made by another parser or layout (or is
+        unreadable): the night then parses every address afresh, as on a first night."""
+        try:
+            table = pq.read_table(io.BytesIO(blob))
+        except (pa.ArrowException, OSError):
+            log.warning("address parse cache unreadable; parsing all addresses afresh")
+            return None
+        stamp = (table.schema.metadata or {}).get(_STAMP_KEY)
+        if stamp is None or json.loads(stamp) != _parser_stamp():
+            return None
+        raw_columns = [f"raw_{c}" for c in ADDRESS_COLUMNS]
+        if table.column_names != [*raw_columns, *STANDARD_COLUMNS]:
+            return None
+        frame = table.to_pandas()
+        standard = frame[list(STANDARD_COLUMNS)]
+        expected = ["string"] * len(_STRING_STANDARD) + ["bool"] * 3
+        if [str(d) for d in standard.dtypes] != expected:
+            return None
+        raw = pd.DataFrame({c: frame[f"raw_{c}"].to_numpy(dtype=object) for c in ADDRESS_COLUMNS})
+        return cls(raw=raw, standard=standard)
+
+
+@dataclass(frozen=True)
+class AddressParse:
+    """``standard``: one standardised row per distinct raw address of the frame parsed;
+    ``codes``: each frame row's position in ``standard``; ``cache``: the parse for the next
+    night (``None`` when the address columns do not all hold text, which a cache keyed on
+    text could not hold faithfully); ``reused``: distinct addresses taken from the cache."""
+
+    codes: np.ndarray
+    standard: pd.DataFrame
+    cache: ParsedAddresses | None
+    reused: int
+
+
+def _text_values(column: pd.Series) -> np.ndarray | None:
+    """``column`` as an object array of ``str`` with ``None`` for missing, or ``None`` when it
+    holds anything but text (a number's parse cannot be cached under its text form)."""
+    if isinstance(column.dtype, pd.StringDtype):
+        values = column.to_numpy(dtype=object)
+        values[column.isna().to_numpy()] = None
+        return values
+    if column.dtype == object and pd.api.types.infer_dtype(column, skipna=True) in (
+        "string",
+        "empty",
+    ):
+        values = column.to_numpy(dtype=object, copy=True)
+        values[pd.isna(values)] = None
+        return values
+    return None
+
+
+def _row_ids(columns: list[np.ndarray]) -> np.ndarray:
+    """One id per distinct row of equal-length columns (missing values alike), numbered in
+    order of first appearance."""
+    if not len(columns[0]):
+        return np.empty(0, dtype=np.int64)
+    return _tuple_ids(*(pd.factorize(column)[0] + 1 for column in columns))
+
+
+def _positions_in(previous: pd.DataFrame, tonight: dict[str, np.ndarray]) -> np.ndarray:
+    """Each tonight row's row number in ``previous`` (same five raw values), else -1."""
+    known = len(previous)
+    ids = _row_ids(
+        [np.concatenate([previous[c].to_numpy(dtype=object), tonight[c]]) for c in ADDRESS_COLUMNS]
+    )
+    owner = np.full(int(ids.max()) + 1, -1, dtype=np.intp)
+    owner[ids[:known]] = np.arange(known)
+    return owner[ids[known:]]
+
+
+def parse_addresses(
+    frame: pd.DataFrame, *, previous: ParsedAddresses | None = None
+) -> AddressParse:
+    """Standardise each distinct raw address of ``frame`` once, reusing ``previous``.
+
+    Records repeat addresses (a family, several sources), and a night repeats last night's,
+    so only raw addresses neither earlier in ``frame`` nor in ``previous`` are parsed; the
+    rest are taken as they are (exactly what a parse gives: see ``ParsedAddresses``).
+    """
+    _require_columns(frame, ADDRESS_COLUMNS, "standardise_addresses")
+    columns = frame[list(ADDRESS_COLUMNS)]
+    codes = _row_ids([columns[c].to_numpy() for c in ADDRESS_COLUMNS]).astype(np.intp)
+    first = np.unique(codes, return_index=True)[1]  # codes count up in first-appearance order
+    distinct = columns.iloc[first]
+    texts = {c: _text_values(distinct[c]) for c in ADDRESS_COLUMNS}
+    cacheable = all(values is not None for values in texts.values())
+    known = np.full(len(distinct), -1, dtype=np.intp)
+    if previous is not None and cacheable and len(distinct) and len(previous.raw):
+        known = _positions_in(previous.raw, texts)  # type: ignore[arg-type]
+    reused = np.flatnonzero(known >= 0)
+    if not reused.size:
+        standard = _standardise_rows(distinct).reset_index(drop=True)
+    else:
+        fresh = np.flatnonzero(known < 0)
+        parts = [previous.standard.take(known[reused])]  # type: ignore[union-attr]
+        if fresh.size:
+            parts.append(_standardise_rows(distinct.iloc[fresh]))
+        combined = pd.concat(parts, ignore_index=True)
+        position = np.empty(len(distinct), dtype=np.intp)
+        position[np.concatenate([reused, fresh])] = np.arange(len(distinct))
+        standard = combined.take(position).reset_index(drop=True)
+    cache = ParsedAddresses(raw=pd.DataFrame(texts), standard=standard) if cacheable else None
+    return AddressParse(codes=codes, standard=standard, cache=cache, reused=int(reused.size))
+
+
+def standardise_addresses(
+    frame: pd.DataFrame, *, previous: ParsedAddresses | None = None
+) -> pd.DataFrame:
+    """Parse address columns into components, aligned with ``frame``'s index.
+
+    Returns ``flat, house_number, house_name, street, town, postcode, uprn, address_text``
+    (``string`` dtype, NA when empty), ``no_fixed_abode`` (postcode ``ZZ99...`` or text
+    ``NFA`` / ``No fixed abode``) and ``usable`` (enough to key on: a UPRN, or a postcode
+    with a flat, house number or house name; never for no-fixed-abode) and ``has_address``
+    (any address information at all).  ``previous``: an earlier parse whose addresses need
+    no parsing again (``parse_addresses``).
+    """
+    parse = parse_addresses(frame, previous=previous)
+    result = parse.standard.take(parse.codes)
+    result.index = frame.index
     return result
 
 
@@ -586,7 +771,10 @@ def _postcode_typo_pairs(
 
 
 def assign_address_keys(
-    standardised: pd.DataFrame, *, settings: AddressMatchSettings = DEFAULT_MATCH_SETTINGS
+    standardised: pd.DataFrame,
+    *,
+    settings: AddressMatchSettings = DEFAULT_MATCH_SETTINGS,
+    weights: np.ndarray | None = None,
 ) -> pd.Series:
     """One ``address_key`` per row of ``standardise_addresses`` output (NA when not usable).
 
@@ -597,6 +785,10 @@ def assign_address_keys(
     postcodes differ by one character of the inward code; the cluster's key
     is its most frequent form ``<postcode>|<flat>|<number>|<street or house name>`` (ties:
     lexicographically smallest), so it is deterministic and stable while the address is.
+
+    ``weights``: how many records each row stands for (default: one each).  Keying each
+    distinct standardised address once with its record count gives every record the key
+    keying all the records row by row gives, since only the counts decide among forms.
     """
     _require_columns(
         standardised,
@@ -622,7 +814,11 @@ def assign_address_keys(
 
     form_id, forms = factorize_sorted(form_text)
     n_forms = len(forms)
-    counts = np.bincount(form_id, minlength=n_forms)
+    if weights is None:
+        counts = np.bincount(form_id, minlength=n_forms)
+    else:
+        row_weights = np.asarray(weights, dtype=np.int64)[usable]
+        counts = np.bincount(form_id, weights=row_weights, minlength=n_forms).astype(np.int64)
     first_row = np.unique(form_id, return_index=True)[1]
     f_postcode = postcode.iloc[first_row].reset_index(drop=True)
     f_flat = std["flat"].iloc[first_row].reset_index(drop=True)
