@@ -195,6 +195,17 @@ _EXPAND_RE = re.compile(
     r"|\b(?P<word>" + "|".join(sorted(_EXPANSIONS, key=len, reverse=True)) + r")\b"
 )
 _STREET_TYPE_END = r"\b(?:" + "|".join(_STREET_TYPES) + r")$"
+_NUMBER_SPLIT_RE = re.compile(_NUMBER_SPLIT)
+_ODD_CHARACTER = re.compile(r"[^A-Z0-9, ]")
+_DOUBLE_SEPARATOR = re.compile(r"[ ,]{2}")
+_NO_BEFORE_SPACE = re.compile(r"\bNO\s")
+_POSTCODE_IN_TEXT_RE = re.compile(_POSTCODE_IN_TEXT)
+_FLAT_RE_C = re.compile(_FLAT_RE)
+_FLOOR_RE_C = re.compile(_FLOOR_RE)
+# Every word _EXPAND_RE can change is a whole run of word characters (both alternatives are
+# bounded by \b), so a string none of whose runs is in this set is left as it is.
+_EXPANSION_WORDS = frozenset(_EXPANSIONS)
+_WORD_RUNS = re.compile(r"\w+")
 # Something every match of _FLAT_RE, _FLOOR_RE, _POSTCODE_IN_TEXT or a no-fixed-abode text
 # contains (its compact form starts "NF" or "NOF"); a line without it needs none of them.
 _MAYBE_COMPONENT = rf"\b{_SUB_BUILDING}\s|\sFLOOR|[0-9][A-Z]{{2}}\b|N[^A-Z0-9]*(?:O[^A-Z0-9]*)?F"
@@ -267,6 +278,24 @@ def _on_rows(
     return pd.Series(out, index=text.index, dtype=object)
 
 
+def _groups(text: pd.Series, pattern: re.Pattern[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Where ``pattern`` is found in each string, and each group's text ('' where there is
+    no match or the group took no part).
+
+    ``Series.str.extract`` without the DataFrame it builds per call, which costs several
+    times the regular expression itself.
+    """
+    found = [pattern.search(value) for value in text.to_numpy(dtype=object)]
+    matched = np.fromiter((m is not None for m in found), dtype=bool, count=len(found))
+    groups = []
+    for group in range(1, pattern.groups + 1):
+        values = np.full(len(found), "", dtype=object)
+        if matched.any():
+            values[matched] = [m.group(group) or "" for m in found if m is not None]
+        groups.append(values)
+    return matched, groups
+
+
 def _has(text: pd.Series, pattern: str) -> np.ndarray:
     return text.str.contains(pattern, regex=True).to_numpy(dtype=bool)
 
@@ -321,7 +350,15 @@ def _expand_abbreviations(text: pd.Series) -> pd.Series:
     # word follows ("14 ST JOHNS ROAD"); everywhere else it is STREET ("HIGH ST").  One pass:
     # the SAINT alternative is tried first at each position, and the word alternatives only
     # ever match whole words, which the SAINT alternative never starts inside.
-    return text.str.replace(_EXPAND_RE, _expansion, regex=True)
+    # Only strings holding one of the words are passed to the (slow) alternation.
+    words = _EXPANSION_WORDS.isdisjoint
+    runs = _WORD_RUNS.findall
+    holds = np.fromiter(
+        (not words(runs(value)) for value in text.to_numpy(dtype=object)),
+        dtype=bool,
+        count=len(text),
+    )
+    return _on_rows(text, holds, lambda t: t.str.replace(_EXPAND_RE, _expansion, regex=True))
 
 
 def _commas(text: pd.Series) -> pd.Series:
@@ -350,10 +387,29 @@ def _clean_lines(lines: pd.Series) -> pd.Series:
         return _commas(text.str.replace(r"\bNO\s+(?=[0-9])", "", regex=True))
 
     # Lines of letters, digits, commas and single spaces only: punctuation() leaves them be.
-    text = _on_rows(lines, _has(lines, r"[^A-Z0-9, ]| {2}"), punctuation)
+    # (The tests below are the regular expressions r"[^A-Z0-9, ]| {2}" and
+    # r"^[ ,]|[ ,]$|[ ,]{2}|\bNO\s", split so that plain string tests do most of the work.)
+    odd = _ODD_CHARACTER.search
+    values = lines.to_numpy(dtype=object)
+    text = _on_rows(
+        lines,
+        np.fromiter(
+            (odd(v) is not None or "  " in v for v in values), dtype=bool, count=len(values)
+        ),
+        punctuation,
+    )
     # From here the only whitespace is a plain space, so a line with no "NO " and no space
     # or comma at an end or beside another is already tidy.
-    return _on_rows(text, _has(text, r"^[ ,]|[ ,]$|[ ,]{2}|\bNO\s"), tidy)
+    double, no_number = _DOUBLE_SEPARATOR.search, _NO_BEFORE_SPACE.search
+    values = text.to_numpy(dtype=object)
+    untidy = (
+        v.startswith((" ", ","))
+        or v.endswith((" ", ",", " \n", ",\n"))
+        or double(v) is not None
+        or ("NO" in v and no_number(v) is not None)
+        for v in values
+    )
+    return _on_rows(text, np.fromiter(untidy, dtype=bool, count=len(values)), tidy)
 
 
 def _cut_components(text: pd.Series) -> pd.DataFrame:
@@ -361,28 +417,26 @@ def _cut_components(text: pd.Series) -> pd.DataFrame:
     compact = text.str.replace(r"[^A-Z0-9]", "", regex=True)
     nfa = compact.isin(_NFA_COMPACT) | compact.str.contains("NOFIXEDABODE", regex=False)
 
-    found = text.str.extract(_POSTCODE_IN_TEXT, expand=False)
-    has_postcode = found.notna().to_numpy()
+    has_postcode, (found,) = _groups(text, _POSTCODE_IN_TEXT_RE)
     embedded = np.full(len(text), "", dtype=object)
     if has_postcode.any():
-        embedded[has_postcode] = _postcode_form(found[has_postcode]).to_numpy(dtype=object)
+        embedded[has_postcode] = _postcode_form(
+            pd.Series(found[has_postcode], dtype=object)
+        ).to_numpy(dtype=object)
     text = _on_rows(text, has_postcode, lambda t: t.str.replace(_POSTCODE_IN_TEXT, " ", regex=True))
 
-    flat = text.str.extract(_FLAT_RE, expand=False)
-    has_flat = flat.notna().to_numpy()
-    flat = flat.fillna("")
+    has_flat, (flat,) = _groups(text, _FLAT_RE_C)
     text = _on_rows(text, has_flat, lambda t: t.str.replace(_FLAT_RE, " , ", regex=True, n=1))
-    floor = text.str.extract(_FLOOR_RE, expand=False)
-    has_floor = floor.notna().to_numpy()
-    floor_code = floor.map(_FLOOR_CODES).fillna("")
-    flat = flat.where(flat != "", floor_code)
+    has_floor, (floor,) = _groups(text, _FLOOR_RE_C)
+    floor_code = np.array([_FLOOR_CODES.get(f, "") for f in floor], dtype=object)
+    flat = np.where(flat != "", flat, floor_code)
     text = _on_rows(text, has_floor, lambda t: t.str.replace(_FLOOR_RE, " , ", regex=True, n=1))
     # Tidy again where something was cut out.
     text = _on_rows(text, has_postcode | has_flat | has_floor, _commas)
     return pd.DataFrame(
         {
             "text": text.to_numpy(dtype=object),
-            "flat": flat.to_numpy(dtype=object),
+            "flat": flat,
             "embedded_postcode": embedded,
             "no_fixed_abode": nfa.to_numpy(dtype=bool),
         }
@@ -409,22 +463,19 @@ def _parse_lines(text: pd.Series) -> pd.DataFrame:
     expanded = _expand_abbreviations(text)
     text = _on_rows(expanded, (expanded != text).to_numpy(), _commas)
 
-    split = text.str.extract(_NUMBER_SPLIT)
-    has_number = split["num"].notna().to_numpy()
-    number = split["num"].fillna("")
+    has_number, (pre, number_arr, post) = _groups(text, _NUMBER_SPLIT_RE)
     house_name = np.full(len(text), "", dtype=object)
     street = np.full(len(text), "", dtype=object)
     if has_number.any():
-        numbered = split[has_number]
-        house_name[has_number] = numbered["pre"].str.strip(", ").to_numpy(dtype=object)
-        post = numbered["post"].str.strip(", ")
-        street_after_number = post.str.extract(r"^([^,]*)", expand=False).str.strip()
-        street[has_number] = street_after_number.to_numpy(dtype=object)
+        house_name[has_number] = [p.strip(", ") for p in pre[has_number]]
+        # The street: what follows the number, up to the next comma.
+        street[has_number] = [p.strip(", ").split(",", 1)[0].strip() for p in post[has_number]]
     if not has_number.all():
-        # Without a house number: "NAME, STREET", "NAME" or a lone "STREET".
-        parts = text[~has_number].str.extract(r"^([^,]*)(?:,([^,]*))?", expand=True).fillna("")
-        first = parts[0].str.strip().to_numpy(dtype=object)
-        second = parts[1].str.strip().to_numpy(dtype=object)
+        # Without a house number: "NAME, STREET", "NAME" or a lone "STREET" (the first two
+        # comma parts).
+        parts = [line.split(",", 2) for line in text.to_numpy(dtype=object)[~has_number]]
+        first = np.array([p[0].strip() for p in parts], dtype=object)
+        second = np.array([p[1].strip() if len(p) > 1 else "" for p in parts], dtype=object)
         lone = second == ""
         lone[lone] = _has(pd.Series(first[lone], dtype=object), _STREET_TYPE_END)
         house_name[~has_number] = np.where(lone, "", first)
@@ -434,7 +485,6 @@ def _parse_lines(text: pd.Series) -> pd.DataFrame:
     house_name[named] = _squash(
         pd.Series(house_name[named], dtype=object).str.replace(",", " ", regex=False)
     ).to_numpy(dtype=object)
-    number_arr = number.to_numpy(dtype=object)
     flat_text = np.where(flat == "", "", "FLAT " + flat)
     line_text = _join(_join(_join(flat_text, house_name), number_arr), street)
     return pd.DataFrame(
@@ -464,10 +514,13 @@ def _standardise_rows(frame: pd.DataFrame) -> pd.DataFrame:
     pair_code, pair_uniques = pd.factorize(pair, sort=False)
     text_1 = np.append(np.asarray(lines_1, dtype=object), "")
     text_2 = np.append(np.asarray(lines_2, dtype=object), "")
-    joined = (
-        pd.Series(text_1[pair_uniques // (len(lines_2) + 1) - 1], dtype=object)
-        + ","
-        + pd.Series(text_2[pair_uniques % (len(lines_2) + 1) - 1], dtype=object)
+    first = text_1[pair_uniques // (len(lines_2) + 1) - 1]
+    second = text_2[pair_uniques % (len(lines_2) + 1) - 1]
+    # A blank line adds no comma: _clean_lines strips a comma at either end anyway, and
+    # without one a line that is otherwise tidy needs no tidying pass.
+    joined = pd.Series(
+        np.where(first == "", second, np.where(second == "", first, first + "," + second)),
+        dtype=object,
     )
     clean_code, cleaned = pd.factorize(_clean_lines(joined.str.upper()), sort=False)
     parsed = _parse_lines(pd.Series(np.asarray(cleaned, dtype=object), dtype=object))
@@ -714,14 +767,22 @@ def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 
 def _pairs_within(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """All index pairs ``i < j`` sharing a group id (``-1`` = no group), via a self-merge."""
+    """All index pairs ``i < j`` sharing a group id (``-1`` = no group), each pair once.
+
+    Indices sorted by group (ascending within one): each index pairs with the ones after it
+    in its group, enumerated with repeat/arange instead of a self-merge.
+    """
     idx = np.flatnonzero(groups >= 0)
-    frame = pd.DataFrame({"g": groups[idx], "i": idx})
-    sizes = frame["g"].map(frame["g"].value_counts())
-    frame = frame[sizes.to_numpy() > 1]
-    pairs = frame.merge(frame, on="g", suffixes=("_l", "_r"))
-    pairs = pairs[pairs["i_l"].to_numpy() < pairs["i_r"].to_numpy()]
-    return pairs["i_l"].to_numpy(), pairs["i_r"].to_numpy()
+    order = np.argsort(groups[idx], kind="stable")
+    member, group = idx[order], groups[idx][order]
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    ends = np.r_[starts[1:], len(group)]
+    group_end = np.repeat(ends, ends - starts)
+    later = group_end - np.arange(len(group)) - 1  # members after each one in its group
+    left_at = np.repeat(np.arange(len(group)), later)
+    first_pair = np.cumsum(later) - later
+    right_at = left_at + 1 + np.arange(len(left_at)) - np.repeat(first_pair, later)
+    return member[left_at], member[right_at]
 
 
 def _tuple_ids(*columns: np.ndarray) -> np.ndarray:
