@@ -285,13 +285,15 @@ def _groups(text: pd.Series, pattern: re.Pattern[str]) -> tuple[np.ndarray, list
     ``Series.str.extract`` without the DataFrame it builds per call, which costs several
     times the regular expression itself.
     """
-    found = [pattern.search(value) for value in text.to_numpy(dtype=object)]
+    search = pattern.search
+    found = [search(value) for value in text.to_numpy(dtype=object)]
     matched = np.fromiter((m is not None for m in found), dtype=bool, count=len(found))
+    texts = [m.groups("") for m in found if m is not None]
     groups = []
-    for group in range(1, pattern.groups + 1):
+    for group in range(pattern.groups):
         values = np.full(len(found), "", dtype=object)
-        if matched.any():
-            values[matched] = [m.group(group) or "" for m in found if m is not None]
+        if texts:
+            values[matched] = [t[group] for t in texts]
         groups.append(values)
     return matched, groups
 
@@ -712,6 +714,13 @@ def parse_addresses(
         position = np.empty(len(distinct), dtype=np.intp)
         position[np.concatenate([reused, fresh])] = np.arange(len(distinct))
         standard = combined.take(position).reset_index(drop=True)
+    if previous is not None:
+        log.info(
+            "addresses: %d distinct, %d parsed, %d reused from the last parse",
+            len(distinct),
+            len(distinct) - reused.size,
+            reused.size,
+        )
     cache = ParsedAddresses(raw=pd.DataFrame(texts), standard=standard) if cacheable else None
     return AddressParse(codes=codes, standard=standard, cache=cache, reused=int(reused.size))
 

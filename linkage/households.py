@@ -225,7 +225,7 @@ def build_households(
     # registration first, then the latest address_date, then the smallest record_key.
     # Only those addresses are parsed and keyed: old addresses never place anyone, and
     # parsing is most of the cost.
-    kept = records.loc[~sensitive]
+    kept = records.loc[~sensitive, list(RECORD_COLUMNS)]  # not the columns never read here
     has_info = _has_text(kept, ("address_1", "address_2", "postcode", "uprn"))
     date = pd.to_datetime(kept["address_date"])
     eligible = np.flatnonzero(has_info & (date.isna() | (date < cutoff)).to_numpy())
