@@ -220,12 +220,16 @@ def _record_hash(records: pd.DataFrame) -> pd.Series:
 
 
 def _people(
-    records: pd.DataFrame, households: pd.DataFrame, code: np.ndarray, refs: pd.Index
+    records: pd.DataFrame,
+    households: pd.DataFrame,
+    code: np.ndarray,
+    refs: pd.Index,
+    at: np.ndarray,
 ) -> pd.DataFrame:
     """One row per person: a date of birth (GP's first, else the most recent record's).
 
     ``code, refs``: ``pd.factorize(records["person_ref"])`` (persons in order of first
-    appearance), which the caller has already.
+    appearance); ``at``: each of those persons' row in ``households``.
     """
     # A person's date of birth is on their first dated row in the order: GP first, then
     # latest address_date (undated last), then record order.
@@ -246,7 +250,6 @@ def _people(
             "date_of_birth": records["date_of_birth"].array.take(dob_row, allow_fill=True),
         }
     )
-    at = pd.Index(households["person_ref"]).get_indexer(refs)  # -1: not in households
     people["household_ref"] = households["household_ref"].array.take(at, allow_fill=True)
     for column in ("communal", "sensitive"):
         people[column] = np.append(households[column].to_numpy(dtype=bool), False)[at]
@@ -283,14 +286,15 @@ def _with_households(
         known=known,
         parse_cache=parse_cache,
     )
-    # Each record's household is its person's: persons as codes, looked up once each
-    # (what a merge on person_ref gives, without hashing every record's ref twice).
-    code, refs = pd.factorize(linked["person_ref"])
-    at = pd.Index(households.people["person_ref"]).get_indexer(refs)
-    linked["household_ref"] = households.people["household_ref"].array.take(
-        np.where(code >= 0, np.append(at, -1)[code], -1), allow_fill=True
-    )
-    return linked, _people(linked, households.people, code, refs), households
+    # Each record's household is its person's, placed by the person's row in people (what
+    # a merge on person_ref gives, without hashing every record's ref again).
+    rows = households.person_rows
+    assert rows is not None  # build_households always sets it
+    linked["household_ref"] = households.people["household_ref"].array.take(rows)
+    # Persons in order of first appearance, as pd.factorize(linked["person_ref"]) gives.
+    code, at = pd.factorize(rows)
+    refs = pd.Index(households.people["person_ref"].array.take(at))
+    return linked, _people(linked, households.people, code, refs, at), households
 
 
 def _join_persons(records: pd.DataFrame, record_person: pd.DataFrame) -> pd.DataFrame:

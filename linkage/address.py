@@ -306,10 +306,10 @@ def _squash(series: pd.Series) -> pd.Series:
     return series.str.replace(r"\s+", " ", regex=True).str.strip()
 
 
-def _join(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Element-wise ``left + " " + right`` skipping empty sides (object arrays of str)."""
-    both = left + " " + right
-    return np.where(left == "", right, np.where(right == "", left, both))
+def _join(*parts: np.ndarray) -> np.ndarray:
+    """Element-wise the non-empty ``parts`` joined by single spaces (object arrays of str)."""
+    joined = [" ".join([p for p in row if p]) for row in zip(*parts, strict=True)]
+    return np.array(joined, dtype=object) if joined else np.empty(0, dtype=object)
 
 
 def _string_array(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
@@ -488,7 +488,7 @@ def _parse_lines(text: pd.Series) -> pd.DataFrame:
         pd.Series(house_name[named], dtype=object).str.replace(",", " ", regex=False)
     ).to_numpy(dtype=object)
     flat_text = np.where(flat == "", "", "FLAT " + flat)
-    line_text = _join(_join(_join(flat_text, house_name), number_arr), street)
+    line_text = _join(flat_text, house_name, number_arr, street)
     return pd.DataFrame(
         {
             "flat": flat,
@@ -548,7 +548,7 @@ def _standardise_rows(frame: pd.DataFrame) -> pd.DataFrame:
         "town": town,
         "postcode": postcode,
         "uprn": uprn,
-        "address_text": _join(_join(part["line_text"], town), postcode),
+        "address_text": _join(part["line_text"], town, postcode),
     }
     result = pd.DataFrame(
         {name: _string_array(values) for name, values in text_columns.items()}, index=frame.index
@@ -931,29 +931,40 @@ def assign_address_keys(
     leaders = order[np.r_[True, comp_sorted[1:] != comp_sorted[:-1]]]
     canonical = np.empty(n_forms, dtype=object)
     canonical[comp[leaders]] = np.asarray(forms, dtype=object)[leaders]
-    text_key = pd.Series(canonical[comp[form_id]], dtype=object)
-    text_key = text_key.where(has_text, "")
+    text_key = np.where(has_text, canonical[comp[form_id]], "")
 
-    # UPRN precedence.
-    rec = pd.DataFrame(
-        {
-            "comp": np.where(has_text, comp[form_id], -1),
-            "form": np.where(has_text, form_id, -1),
-            "uprn": uprn.to_numpy(dtype=object),
-        }
-    )
-    with_uprn = rec[rec["uprn"] != ""]
-    key = pd.Series(np.where(rec["uprn"] != "", "UPRN:" + rec["uprn"], ""), dtype=object)
-    for level in ("form", "comp"):  # the form's sole UPRN first, then the cluster's
-        stats = with_uprn[with_uprn[level] >= 0].groupby(level)["uprn"].agg(["nunique", "first"])
-        sole = stats.loc[stats["nunique"] == 1, "first"]
-        found = rec[level].map(sole).astype(object)
-        fill = (key == "").to_numpy() & found.notna().to_numpy()
-        key[fill] = "UPRN:" + found[fill].astype(str)
-    key = key.where(key != "", text_key)
+    # UPRN precedence: a row's own UPRN, else its form's sole UPRN, else its cluster's.
+    uprn_text = uprn.to_numpy(dtype=object)
+    has_uprn = uprn_text != ""
+    uprn_code = np.full(len(uprn_text), -1, dtype=np.int64)
+    uprn_code[has_uprn], uprn_values = pd.factorize(uprn_text[has_uprn])
+    uprn_values = np.asarray(uprn_values, dtype=object)
+    key = np.where(has_uprn, "UPRN:" + uprn_text, "")
+    for level in (np.where(has_text, form_id, -1), np.where(has_text, comp[form_id], -1)):
+        with_level = level >= 0
+        sole = _sole_values(level[has_uprn & with_level], uprn_code[has_uprn & with_level], n_forms)
+        found = np.where(with_level, sole[np.where(with_level, level, 0)], -1)
+        fill = (key == "") & (found >= 0)
+        key[fill] = "UPRN:" + uprn_values[found[fill]]
+    key = np.where(key != "", key, text_key)
+    key[key == ""] = pd.NA
 
-    result[usable] = key.replace("", pd.NA).to_numpy()
+    result[usable] = key
     return result
+
+
+def _sole_values(groups: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """Per group id ``0..n_groups-1``: its value when all its members have the same one,
+    else -1 (several values, or no members).  ``values``: non-negative integer codes."""
+    sole = np.full(n_groups, -1, dtype=np.int64)
+    if not len(groups):
+        return sole
+    base = int(values.max()) + 1
+    pairs = np.unique(groups.astype(np.int64) * base + values)
+    group, value = pairs // base, pairs % base
+    one = np.bincount(group, minlength=n_groups)[group] == 1
+    sole[group[one]] = value[one]
+    return sole
 
 
 def address_keys(

@@ -61,7 +61,9 @@ class Households:
     address, sorted by ``record_key``.  ``current``: ``record_key, address_key,
     no_fixed_abode`` for every person's current record (address_key NA when unusable).
     ``parsed``: tonight's address parse, to spare tomorrow's (``None`` when nothing was
-    parsed: every key was reused from ``known``).
+    parsed: every key was reused from ``known``).  ``person_rows``: for each input record
+    (in input order), its person's row in ``people``, so callers need not match the refs
+    again.
     """
 
     people: pd.DataFrame
@@ -72,6 +74,7 @@ class Households:
         )
     )
     parsed: ParsedAddresses | None = None
+    person_rows: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -304,7 +307,13 @@ def build_households(
             "sensitive": sensitive_person,
         }
     )
-    return Households(people=people, addresses=addresses, current=current_records, parsed=parsed)
+    return Households(
+        people=people,
+        addresses=addresses,
+        current=current_records,
+        parsed=parsed,
+        person_rows=code,
+    )
 
 
 def _pair_count(sizes: pd.Series | np.ndarray) -> int:
