@@ -277,7 +277,7 @@ def _with_households(
     """Records with their person and household, one row per person, and the households.
     ``known``: tonight's households under the confirmed persons (their address keys are
     reused, see ``build_households``).  ``parse_cache``: last night's address parse."""
-    linked = _join_persons(records, record_person)
+    linked = records.merge(record_person, on="record_key", how="left")
     households = build_households(
         linked,
         as_of=as_of,
@@ -295,24 +295,6 @@ def _with_households(
     code, at = pd.factorize(rows)
     refs = pd.Index(households.people["person_ref"].array.take(at))
     return linked, _people(linked, households.people, code, refs, at), households
-
-
-def _join_persons(records: pd.DataFrame, record_person: pd.DataFrame) -> pd.DataFrame:
-    """``records.merge(record_person, on="record_key", how="left")``, the same frame.
-
-    When every record has exactly one row in ``record_person`` (every night: linkage maps
-    each record once) the rows are placed by one index lookup instead of a merge's two
-    factorizations; anything else takes the merge itself.
-    """
-    extra = [c for c in record_person.columns if c != "record_key"]
-    if "record_key" in record_person.columns and not set(extra) & set(records.columns):
-        person_index = pd.Index(record_person["record_key"])
-        if person_index.is_unique:
-            at = person_index.get_indexer(records["record_key"])
-            if len(at) and (at >= 0).all():
-                placed = record_person[extra].take(at).reset_index(drop=True)
-                return pd.concat([records.reset_index(drop=True), placed], axis=1)
-    return records.merge(record_person, on="record_key", how="left")
 
 
 def _evaluate(

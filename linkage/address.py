@@ -197,6 +197,7 @@ _EXPAND_RE = re.compile(
 _STREET_TYPE_END = r"\b(?:" + "|".join(_STREET_TYPES) + r")$"
 _NUMBER_SPLIT_RE = re.compile(_NUMBER_SPLIT)
 _ODD_CHARACTER = re.compile(r"[^A-Z0-9, ]")
+_COMMA_RUN = re.compile(r"\s*,[\s,]*")
 _DOUBLE_SEPARATOR = re.compile(r"[ ,]{2}")
 _NO_BEFORE_SPACE = re.compile(r"\bNO\s")
 _POSTCODE_IN_TEXT_RE = re.compile(_POSTCODE_IN_TEXT)
@@ -364,8 +365,14 @@ def _expand_abbreviations(text: pd.Series) -> pd.Series:
 
 
 def _commas(text: pd.Series) -> pd.Series:
-    text = _squash(text).str.replace(r"\s*,[\s,]*", ",", regex=True)
-    return text.str.strip(", ")
+    """Single spaces, one bare comma between parts, none at either end (strings only).
+
+    One function per string rather than four pandas passes: ``" ".join(v.split())`` is
+    ``_squash`` (``str.split`` and ``\\s`` know the same whitespace).
+    """
+    sub = _COMMA_RUN.sub
+    tidied = [sub(",", " ".join(v.split())).strip(", ") for v in text.to_numpy(dtype=object)]
+    return pd.Series(tidied, index=text.index, dtype=object)
 
 
 def _clean_lines(lines: pd.Series) -> pd.Series:
@@ -811,23 +818,25 @@ def _postcode_typo_pairs(
     Named houses without a number are left out: "ROSE COTTAGE" in two neighbouring units is
     too often two houses.
     """
-    compact = postcode.str.replace(" ", "", regex=False)
-    ok = eligible & compact.str.len().between(5, 7).to_numpy()
+    # Plain string operations per form (not pandas passes: this runs every night).
+    compact = np.array([p.replace(" ", "") for p in postcode.to_numpy(dtype=object)], dtype=object)
+    length = np.fromiter((len(c) for c in compact), dtype=np.int64, count=len(compact))
+    ok = eligible & (length >= 5) & (length <= 7)
     idx = np.flatnonzero(ok)
     if idx.size == 0:
         return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
-    sub = compact.iloc[idx]
+    sub = compact[idx]
     # Only the inward code (the last three characters): a neighbouring unit of the same
     # district.  An outward-code difference can be another town with the same street name
     # ("HIGH STREET" in CV11 and CV12), which must not merge.  Forms pair up when they share
     # district, flat, number and two of the three inward characters (integer ids, no keys
     # built as strings).
     same = _tuple_ids(
-        pd.factorize(sub.str[:-3])[0],
-        pd.factorize(flat.iloc[idx])[0],
-        pd.factorize(number.iloc[idx])[0],
+        pd.factorize(np.array([c[:-3] for c in sub], dtype=object))[0],
+        pd.factorize(flat.to_numpy(dtype=object)[idx])[0],
+        pd.factorize(number.to_numpy(dtype=object)[idx])[0],
     )
-    inward = sub.str[-3:].to_numpy(dtype="U3").view(np.uint32).reshape(-1, 3)
+    inward = np.array([c[-3:] for c in sub], dtype="U3").view(np.uint32).reshape(-1, 3)
     lefts, rights = [], []
     for pos in range(3):  # a loop over three postcode positions, not over records
         others = [k for k in range(3) if k != pos]
@@ -835,7 +844,7 @@ def _postcode_typo_pairs(
         lefts.append(pos_left)
         rights.append(pos_right)
     a, b = idx[np.concatenate(lefts)], idx[np.concatenate(rights)]
-    differ = compact.to_numpy(dtype=object)[a] != compact.to_numpy(dtype=object)[b]
+    differ = compact[a] != compact[b]
     a, b = a[differ], b[differ]
     return np.minimum(a, b), np.maximum(a, b)
 
