@@ -524,7 +524,6 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
                     config=config,
                     parse_cache=ParsedAddresses.from_bytes(last_parse) if last_parse else None,
                 )
-                parse_state = households.parsed.to_bytes() if households.parsed else None
                 note["detail"] = f"{people['household_ref'].nunique()} households"
             with stages.stage("rules") as note:
                 evidence = _record_evidence(extracts, as_of=options.as_of, config=config)
@@ -615,8 +614,8 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
                 night_state: dict[str, bytes] = {}
                 if result.state is not None:
                     night_state["linkage"] = result.state.to_bytes()
-                if parse_state is not None:
-                    night_state["addresses"] = parse_state
+                if households.parsed is not None:
+                    night_state["addresses"] = households.parsed.to_bytes()
                 state = RunState(
                     run_id=run_id,
                     as_of=options.as_of,

@@ -289,12 +289,11 @@ def _groups(text: pd.Series, pattern: re.Pattern[str]) -> tuple[np.ndarray, list
     search = pattern.search
     found = [search(value) for value in text.to_numpy(dtype=object)]
     matched = np.fromiter((m is not None for m in found), dtype=bool, count=len(found))
-    texts = [m.groups("") for m in found if m is not None]
     groups = []
-    for group in range(pattern.groups):
+    for group in range(1, pattern.groups + 1):
         values = np.full(len(found), "", dtype=object)
-        if texts:
-            values[matched] = [t[group] for t in texts]
+        if matched.any():
+            values[matched] = [m.group(group) or "" for m in found if m is not None]
         groups.append(values)
     return matched, groups
 
@@ -308,9 +307,16 @@ def _squash(series: pd.Series) -> pd.Series:
 
 
 def _join(*parts: np.ndarray) -> np.ndarray:
-    """Element-wise the non-empty ``parts`` joined by single spaces (object arrays of str)."""
-    joined = [" ".join([p for p in row if p]) for row in zip(*parts, strict=True)]
-    return np.array(joined, dtype=object) if joined else np.empty(0, dtype=object)
+    """Element-wise the non-empty ``parts`` joined by single spaces (object arrays of str).
+
+    Numpy object arithmetic, not a Python list per row: rows of containers that live until
+    the end would each count toward (and trigger) a full garbage collection of the night.
+    """
+    joined = parts[0]
+    for right in parts[1:]:
+        both = joined + " " + right
+        joined = np.where(joined == "", right, np.where(right == "", joined, both))
+    return joined
 
 
 def _string_array(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
@@ -753,15 +759,36 @@ def standardise_addresses(
 def factorize_sorted(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``pd.factorize(values, sort=True)`` for strings: codes and the sorted distinct values.
 
-    The same result, but the distinct strings are ordered by Python's ``sorted`` (a str-only
-    timsort), several times faster than the object-array argsort pandas uses.
+    The same result, but the distinct strings are ordered by a numpy fixed-width string
+    sort (C), or by Python's ``sorted`` (a str-only timsort) when that could differ or cost
+    too much memory; either is several times faster than the object-array argsort pandas
+    uses.
     """
     codes, uniques = pd.factorize(values)
     distinct = np.asarray(uniques, dtype=object)
-    order = np.array(sorted(range(len(distinct)), key=distinct.__getitem__), dtype=np.intp)
+    order = _string_order(distinct)
     rank = np.empty(len(distinct), dtype=np.intp)
     rank[order] = np.arange(len(distinct))
     return np.where(codes >= 0, rank[codes], -1), distinct[order]
+
+
+_FIXED_WIDTH_SORT_MAX = 64
+
+
+def _string_order(distinct: np.ndarray) -> np.ndarray:
+    """Positions of the strings ``distinct`` in Python's ``sorted`` order (they are distinct,
+    so any sort is stable).
+
+    numpy's ``U`` strings compare code point by code point as ``str`` does, padded with
+    NULs, so the orders agree unless a string holds a NUL; the width is capped because each
+    string takes the longest one's room.
+    """
+    fits = len(distinct) and all(
+        isinstance(v, str) and len(v) <= _FIXED_WIDTH_SORT_MAX and "\0" not in v for v in distinct
+    )
+    if fits:
+        return np.argsort(distinct.astype(str), kind="stable").astype(np.intp)
+    return np.array(sorted(range(len(distinct)), key=distinct.__getitem__), dtype=np.intp)
 
 
 def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
