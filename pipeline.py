@@ -55,6 +55,7 @@ from linkage import (
     assign_person_refs,
     link_records,
 )
+from linkage.address import ParsedAddresses
 from linkage.comparisons import COMPARISONS
 from linkage.households import Households, build_households
 from rules import (
@@ -219,31 +220,37 @@ def _record_hash(records: pd.DataFrame) -> pd.Series:
     return pd.Series(hashed.to_numpy().astype(str), index=records.index, dtype="string")
 
 
-def _people(records: pd.DataFrame, households: pd.DataFrame) -> pd.DataFrame:
-    """One row per person: a date of birth (GP's first, else the most recent record's)."""
-    # Persons as codes (in order of first appearance); a person's date of birth is on their
-    # first dated row after a stable sort on GP first, then latest address_date.
-    code, refs = pd.factorize(records["person_ref"])
+def _people(
+    records: pd.DataFrame,
+    households: pd.DataFrame,
+    code: np.ndarray,
+    refs: pd.Index,
+    at: np.ndarray,
+) -> pd.DataFrame:
+    """One row per person: a date of birth (GP's first, else the most recent record's).
+
+    ``code, refs``: ``pd.factorize(records["person_ref"])`` (persons in order of first
+    appearance); ``at``: each of those persons' row in ``households``.
+    """
+    # A person's date of birth is on their first dated row in the order: GP first, then
+    # latest address_date (undated last), then record order.
     dated = np.flatnonzero(records["date_of_birth"].notna().to_numpy())
-    keys = pd.DataFrame(
-        {
-            "_gp": (records["source"] != "gp").astype(int).to_numpy()[dated],
-            "address_date": records["address_date"].to_numpy()[dated],
-        }
+    not_gp = (records["source"] != "gp").astype(int).to_numpy()[dated]
+    address_date = pd.to_datetime(records["address_date"]).to_numpy()[dated]
+    # One integer lexsort with persons as its first key (lexsort is stable).
+    latest_first = np.where(
+        np.isnat(address_date), np.iinfo(np.int64).max, -address_date.view(np.int64)
     )
-    order = dated[
-        keys.sort_values(["_gp", "address_date"], ascending=[True, False], kind="stable").index
-    ]
-    with_dob, first = np.unique(code[order], return_index=True)
+    order = dated[np.lexsort((latest_first, not_gp, code[dated]))]
+    first = np.flatnonzero(np.r_[True, code[order][1:] != code[order][:-1]])
     dob_row = np.full(len(refs), -1, dtype=np.intp)
-    dob_row[with_dob] = order[first]
+    dob_row[code[order][first]] = order[first]
     people = pd.DataFrame(
         {
             "person_ref": refs,
             "date_of_birth": records["date_of_birth"].array.take(dob_row, allow_fill=True),
         }
     )
-    at = pd.Index(households["person_ref"]).get_indexer(refs)  # -1: not in households
     people["household_ref"] = households["household_ref"].array.take(at, allow_fill=True)
     for column in ("communal", "sensitive"):
         people[column] = np.append(households[column].to_numpy(dtype=bool), False)[at]
@@ -266,18 +273,29 @@ def _with_households(
     key: bytes,
     config: RunConfig,
     known: Households | None = None,
+    parse_cache: ParsedAddresses | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, Households]:
     """Records with their person and household, one row per person, and the households.
     ``known``: tonight's households under the confirmed persons (their address keys are
-    reused, see ``build_households``)."""
+    reused, see ``build_households``).  ``parse_cache``: last night's address parse."""
     linked = records.merge(record_person, on="record_key", how="left")
     households = build_households(
-        linked, as_of=as_of, key=key, max_persons=config.max_household_persons, known=known
+        linked,
+        as_of=as_of,
+        key=key,
+        max_persons=config.max_household_persons,
+        known=known,
+        parse_cache=parse_cache,
     )
-    linked = linked.merge(
-        households.people[["person_ref", "household_ref"]], on="person_ref", how="left"
-    )
-    return linked, _people(linked, households.people), households
+    # Each record's household is its person's, placed by the person's row in people (what
+    # a merge on person_ref gives, without hashing every record's ref again).
+    rows = households.person_rows
+    assert rows is not None  # build_households always sets it
+    linked["household_ref"] = households.people["household_ref"].array.take(rows)
+    # Persons in order of first appearance, as pd.factorize(linked["person_ref"]) gives.
+    code, at = pd.factorize(rows)
+    refs = pd.Index(households.people["person_ref"].array.take(at))
+    return linked, _people(linked, households.people, code, refs, at), households
 
 
 def _evaluate(
@@ -507,8 +525,15 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
                     f"{len(result.review)} links to review"
                 )
             with stages.stage("households") as note:
+                # Last night's address parse: only raw addresses new since are parsed.
+                last_parse = store.night_state("addresses")
                 linked, people, households = _with_households(
-                    records, record_person, as_of=options.as_of, key=key, config=config
+                    records,
+                    record_person,
+                    as_of=options.as_of,
+                    key=key,
+                    config=config,
+                    parse_cache=ParsedAddresses.from_bytes(last_parse) if last_parse else None,
                 )
                 note["detail"] = f"{people['household_ref'].nunique()} households"
             with stages.stage("rules") as note:
@@ -600,6 +625,8 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
                 night_state: dict[str, bytes] = {"ingest": ingest.state.to_bytes()}
                 if result.state is not None:
                     night_state["linkage"] = result.state.to_bytes()
+                if households.parsed is not None:
+                    night_state["addresses"] = households.parsed.to_bytes()
                 state = RunState(
                     run_id=run_id,
                     as_of=options.as_of,

@@ -33,13 +33,21 @@ character apart, for the same flat and number).  Addresses are never logged.
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
+import logging
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from rapidfuzz import fuzz, process
 
 from adapters.errors import ConfigError, DalinkError
@@ -187,9 +195,24 @@ _EXPAND_RE = re.compile(
     r"|\b(?P<word>" + "|".join(sorted(_EXPANSIONS, key=len, reverse=True)) + r")\b"
 )
 _STREET_TYPE_END = r"\b(?:" + "|".join(_STREET_TYPES) + r")$"
+_NUMBER_SPLIT_RE = re.compile(_NUMBER_SPLIT)
+_ODD_CHARACTER = re.compile(r"[^A-Z0-9, ]")
+_COMMA_RUN = re.compile(r"\s*,[\s,]*")
+_DOUBLE_SEPARATOR = re.compile(r"[ ,]{2}")
+_NO_BEFORE_SPACE = re.compile(r"\bNO\s")
+_POSTCODE_IN_TEXT_RE = re.compile(_POSTCODE_IN_TEXT)
+_FLAT_RE_C = re.compile(_FLAT_RE)
+_FLOOR_RE_C = re.compile(_FLOOR_RE)
+# Every word _EXPAND_RE can change is a whole run of word characters (both alternatives are
+# bounded by \b), so a string none of whose runs is in this set is left as it is.
+_EXPANSION_WORDS = frozenset(_EXPANSIONS)
+_WORD_RUNS = re.compile(r"\w+")
 # Something every match of _FLAT_RE, _FLOOR_RE, _POSTCODE_IN_TEXT or a no-fixed-abode text
 # contains (its compact form starts "NF" or "NOF"); a line without it needs none of them.
 _MAYBE_COMPONENT = rf"\b{_SUB_BUILDING}\s|\sFLOOR|[0-9][A-Z]{{2}}\b|N[^A-Z0-9]*(?:O[^A-Z0-9]*)?F"
+
+
+log = logging.getLogger(__name__)
 
 
 class AddressInputError(DalinkError):
@@ -256,6 +279,25 @@ def _on_rows(
     return pd.Series(out, index=text.index, dtype=object)
 
 
+def _groups(text: pd.Series, pattern: re.Pattern[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Where ``pattern`` is found in each string, and each group's text ('' where there is
+    no match or the group took no part).
+
+    ``Series.str.extract`` without the DataFrame it builds per call, which costs several
+    times the regular expression itself.
+    """
+    search = pattern.search
+    found = [search(value) for value in text.to_numpy(dtype=object)]
+    matched = np.fromiter((m is not None for m in found), dtype=bool, count=len(found))
+    groups = []
+    for group in range(1, pattern.groups + 1):
+        values = np.full(len(found), "", dtype=object)
+        if matched.any():
+            values[matched] = [m.group(group) or "" for m in found if m is not None]
+        groups.append(values)
+    return matched, groups
+
+
 def _has(text: pd.Series, pattern: str) -> np.ndarray:
     return text.str.contains(pattern, regex=True).to_numpy(dtype=bool)
 
@@ -264,10 +306,17 @@ def _squash(series: pd.Series) -> pd.Series:
     return series.str.replace(r"\s+", " ", regex=True).str.strip()
 
 
-def _join(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Element-wise ``left + " " + right`` skipping empty sides (object arrays of str)."""
-    both = left + " " + right
-    return np.where(left == "", right, np.where(right == "", left, both))
+def _join(*parts: np.ndarray) -> np.ndarray:
+    """Element-wise the non-empty ``parts`` joined by single spaces (object arrays of str).
+
+    Numpy object arithmetic, not a Python list per row: rows of containers that live until
+    the end would each count toward (and trigger) a full garbage collection of the night.
+    """
+    joined = parts[0]
+    for right in parts[1:]:
+        both = joined + " " + right
+        joined = np.where(joined == "", right, np.where(right == "", joined, both))
+    return joined
 
 
 def _string_array(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
@@ -310,12 +359,26 @@ def _expand_abbreviations(text: pd.Series) -> pd.Series:
     # word follows ("14 ST JOHNS ROAD"); everywhere else it is STREET ("HIGH ST").  One pass:
     # the SAINT alternative is tried first at each position, and the word alternatives only
     # ever match whole words, which the SAINT alternative never starts inside.
-    return text.str.replace(_EXPAND_RE, _expansion, regex=True)
+    # Only strings holding one of the words are passed to the (slow) alternation.
+    words = _EXPANSION_WORDS.isdisjoint
+    runs = _WORD_RUNS.findall
+    holds = np.fromiter(
+        (not words(runs(value)) for value in text.to_numpy(dtype=object)),
+        dtype=bool,
+        count=len(text),
+    )
+    return _on_rows(text, holds, lambda t: t.str.replace(_EXPAND_RE, _expansion, regex=True))
 
 
 def _commas(text: pd.Series) -> pd.Series:
-    text = _squash(text).str.replace(r"\s*,[\s,]*", ",", regex=True)
-    return text.str.strip(", ")
+    """Single spaces, one bare comma between parts, none at either end (strings only).
+
+    One function per string rather than four pandas passes: ``" ".join(v.split())`` is
+    ``_squash`` (``str.split`` and ``\\s`` know the same whitespace).
+    """
+    sub = _COMMA_RUN.sub
+    tidied = [sub(",", " ".join(v.split())).strip(", ") for v in text.to_numpy(dtype=object)]
+    return pd.Series(tidied, index=text.index, dtype=object)
 
 
 def _clean_lines(lines: pd.Series) -> pd.Series:
@@ -339,10 +402,29 @@ def _clean_lines(lines: pd.Series) -> pd.Series:
         return _commas(text.str.replace(r"\bNO\s+(?=[0-9])", "", regex=True))
 
     # Lines of letters, digits, commas and single spaces only: punctuation() leaves them be.
-    text = _on_rows(lines, _has(lines, r"[^A-Z0-9, ]| {2}"), punctuation)
+    # (The tests below are the regular expressions r"[^A-Z0-9, ]| {2}" and
+    # r"^[ ,]|[ ,]$|[ ,]{2}|\bNO\s", split so that plain string tests do most of the work.)
+    odd = _ODD_CHARACTER.search
+    values = lines.to_numpy(dtype=object)
+    text = _on_rows(
+        lines,
+        np.fromiter(
+            (odd(v) is not None or "  " in v for v in values), dtype=bool, count=len(values)
+        ),
+        punctuation,
+    )
     # From here the only whitespace is a plain space, so a line with no "NO " and no space
     # or comma at an end or beside another is already tidy.
-    return _on_rows(text, _has(text, r"^[ ,]|[ ,]$|[ ,]{2}|\bNO\s"), tidy)
+    double, no_number = _DOUBLE_SEPARATOR.search, _NO_BEFORE_SPACE.search
+    values = text.to_numpy(dtype=object)
+    untidy = (
+        v.startswith((" ", ","))
+        or v.endswith((" ", ",", " \n", ",\n"))
+        or double(v) is not None
+        or ("NO" in v and no_number(v) is not None)
+        for v in values
+    )
+    return _on_rows(text, np.fromiter(untidy, dtype=bool, count=len(values)), tidy)
 
 
 def _cut_components(text: pd.Series) -> pd.DataFrame:
@@ -350,28 +432,26 @@ def _cut_components(text: pd.Series) -> pd.DataFrame:
     compact = text.str.replace(r"[^A-Z0-9]", "", regex=True)
     nfa = compact.isin(_NFA_COMPACT) | compact.str.contains("NOFIXEDABODE", regex=False)
 
-    found = text.str.extract(_POSTCODE_IN_TEXT, expand=False)
-    has_postcode = found.notna().to_numpy()
+    has_postcode, (found,) = _groups(text, _POSTCODE_IN_TEXT_RE)
     embedded = np.full(len(text), "", dtype=object)
     if has_postcode.any():
-        embedded[has_postcode] = _postcode_form(found[has_postcode]).to_numpy(dtype=object)
+        embedded[has_postcode] = _postcode_form(
+            pd.Series(found[has_postcode], dtype=object)
+        ).to_numpy(dtype=object)
     text = _on_rows(text, has_postcode, lambda t: t.str.replace(_POSTCODE_IN_TEXT, " ", regex=True))
 
-    flat = text.str.extract(_FLAT_RE, expand=False)
-    has_flat = flat.notna().to_numpy()
-    flat = flat.fillna("")
+    has_flat, (flat,) = _groups(text, _FLAT_RE_C)
     text = _on_rows(text, has_flat, lambda t: t.str.replace(_FLAT_RE, " , ", regex=True, n=1))
-    floor = text.str.extract(_FLOOR_RE, expand=False)
-    has_floor = floor.notna().to_numpy()
-    floor_code = floor.map(_FLOOR_CODES).fillna("")
-    flat = flat.where(flat != "", floor_code)
+    has_floor, (floor,) = _groups(text, _FLOOR_RE_C)
+    floor_code = np.array([_FLOOR_CODES.get(f, "") for f in floor], dtype=object)
+    flat = np.where(flat != "", flat, floor_code)
     text = _on_rows(text, has_floor, lambda t: t.str.replace(_FLOOR_RE, " , ", regex=True, n=1))
     # Tidy again where something was cut out.
     text = _on_rows(text, has_postcode | has_flat | has_floor, _commas)
     return pd.DataFrame(
         {
             "text": text.to_numpy(dtype=object),
-            "flat": flat.to_numpy(dtype=object),
+            "flat": flat,
             "embedded_postcode": embedded,
             "no_fixed_abode": nfa.to_numpy(dtype=bool),
         }
@@ -398,22 +478,19 @@ def _parse_lines(text: pd.Series) -> pd.DataFrame:
     expanded = _expand_abbreviations(text)
     text = _on_rows(expanded, (expanded != text).to_numpy(), _commas)
 
-    split = text.str.extract(_NUMBER_SPLIT)
-    has_number = split["num"].notna().to_numpy()
-    number = split["num"].fillna("")
+    has_number, (pre, number_arr, post) = _groups(text, _NUMBER_SPLIT_RE)
     house_name = np.full(len(text), "", dtype=object)
     street = np.full(len(text), "", dtype=object)
     if has_number.any():
-        numbered = split[has_number]
-        house_name[has_number] = numbered["pre"].str.strip(", ").to_numpy(dtype=object)
-        post = numbered["post"].str.strip(", ")
-        street_after_number = post.str.extract(r"^([^,]*)", expand=False).str.strip()
-        street[has_number] = street_after_number.to_numpy(dtype=object)
+        house_name[has_number] = [p.strip(", ") for p in pre[has_number]]
+        # The street: what follows the number, up to the next comma.
+        street[has_number] = [p.strip(", ").split(",", 1)[0].strip() for p in post[has_number]]
     if not has_number.all():
-        # Without a house number: "NAME, STREET", "NAME" or a lone "STREET".
-        parts = text[~has_number].str.extract(r"^([^,]*)(?:,([^,]*))?", expand=True).fillna("")
-        first = parts[0].str.strip().to_numpy(dtype=object)
-        second = parts[1].str.strip().to_numpy(dtype=object)
+        # Without a house number: "NAME, STREET", "NAME" or a lone "STREET" (the first two
+        # comma parts).
+        parts = [line.split(",", 2) for line in text.to_numpy(dtype=object)[~has_number]]
+        first = np.array([p[0].strip() for p in parts], dtype=object)
+        second = np.array([p[1].strip() if len(p) > 1 else "" for p in parts], dtype=object)
         lone = second == ""
         lone[lone] = _has(pd.Series(first[lone], dtype=object), _STREET_TYPE_END)
         house_name[~has_number] = np.where(lone, "", first)
@@ -423,9 +500,8 @@ def _parse_lines(text: pd.Series) -> pd.DataFrame:
     house_name[named] = _squash(
         pd.Series(house_name[named], dtype=object).str.replace(",", " ", regex=False)
     ).to_numpy(dtype=object)
-    number_arr = number.to_numpy(dtype=object)
     flat_text = np.where(flat == "", "", "FLAT " + flat)
-    line_text = _join(_join(_join(flat_text, house_name), number_arr), street)
+    line_text = _join(flat_text, house_name, number_arr, street)
     return pd.DataFrame(
         {
             "flat": flat,
@@ -439,16 +515,13 @@ def _parse_lines(text: pd.Series) -> pd.DataFrame:
     )
 
 
-def standardise_addresses(frame: pd.DataFrame) -> pd.DataFrame:
-    """Parse address columns into components, aligned with ``frame``'s index.
+def _standardise_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """``standardise_addresses`` of every row of ``frame`` (the parse itself, no cache).
 
-    Returns ``flat, house_number, house_name, street, town, postcode, uprn, address_text``
-    (``string`` dtype, NA when empty), ``no_fixed_abode`` (postcode ``ZZ99...`` or text
-    ``NFA`` / ``No fixed abode``) and ``usable`` (enough to key on: a UPRN, or a postcode
-    with a flat, house number or house name; never for no-fixed-abode) and ``has_address``
-    (any address information at all).
+    Each output row is a function of that row's five address values alone (every pass is
+    per string), which is what lets ``parse_addresses`` parse a raw address once and reuse
+    the result for every record and night that carries it.
     """
-    _require_columns(frame, ADDRESS_COLUMNS, "standardise_addresses")
     # Parse each distinct (address_1, address_2) once: real extracts repeat addresses.
     code_1, lines_1 = pd.factorize(frame["address_1"], sort=False)
     code_2, lines_2 = pd.factorize(frame["address_2"], sort=False)
@@ -456,10 +529,13 @@ def standardise_addresses(frame: pd.DataFrame) -> pd.DataFrame:
     pair_code, pair_uniques = pd.factorize(pair, sort=False)
     text_1 = np.append(np.asarray(lines_1, dtype=object), "")
     text_2 = np.append(np.asarray(lines_2, dtype=object), "")
-    joined = (
-        pd.Series(text_1[pair_uniques // (len(lines_2) + 1) - 1], dtype=object)
-        + ","
-        + pd.Series(text_2[pair_uniques % (len(lines_2) + 1) - 1], dtype=object)
+    first = text_1[pair_uniques // (len(lines_2) + 1) - 1]
+    second = text_2[pair_uniques % (len(lines_2) + 1) - 1]
+    # A blank line adds no comma: _clean_lines strips a comma at either end anyway, and
+    # without one a line that is otherwise tidy needs no tidying pass.
+    joined = pd.Series(
+        np.where(first == "", second, np.where(second == "", first, first + "," + second)),
+        dtype=object,
     )
     clean_code, cleaned = pd.factorize(_clean_lines(joined.str.upper()), sort=False)
     parsed = _parse_lines(pd.Series(np.asarray(cleaned, dtype=object), dtype=object))
@@ -485,7 +561,7 @@ def standardise_addresses(frame: pd.DataFrame) -> pd.DataFrame:
         "town": town,
         "postcode": postcode,
         "uprn": uprn,
-        "address_text": _join(_join(part["line_text"], town), postcode),
+        "address_text": _join(part["line_text"], town, postcode),
     }
     result = pd.DataFrame(
         {name: _string_array(values) for name, values in text_columns.items()}, index=frame.index
@@ -496,18 +572,223 @@ def standardise_addresses(frame: pd.DataFrame) -> pd.DataFrame:
     return result
 
 
+#: Layout version of the ``addresses`` night-state blob (``ParsedAddresses.to_bytes``).  Bump
+#: it when the blob's columns change or when a parse result would change for a reason the
+#: parser stamp below cannot see.
+PARSE_CACHE_VERSION = 1
+_STAMP_KEY = b"dalink.addresses"
+_STRING_STANDARD = STANDARD_COLUMNS[:8]  # flat ... address_text: ``string``; the rest bool
+
+
+def _parser_stamp() -> dict[str, str | int]:
+    """What a cached parse was made with: blob version, parser source, pandas and Python.
+
+    The source digest covers this whole module, so any edit to the parser invalidates the
+    cache even if its author forgets ``PARSE_CACHE_VERSION`` (an edit elsewhere in the
+    module costs one night of parsing afresh, nothing more).
+    """
+    try:
+        source = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    except OSError:  # no readable source (a frozen install): the version alone decides
+        source = ""
+    return {
+        "version": PARSE_CACHE_VERSION,
+        "parser": source,
+        "pandas": pd.__version__,
+        "python": f"{sys.version_info.major}.{sys.version_info.minor}",
+    }
+
+
+@dataclass(frozen=True)
+class ParsedAddresses:
+    """Distinct raw addresses and their standardised form: one night's parse, for the next.
+
+    ``raw``: ``ADDRESS_COLUMNS`` as object arrays (``str``; ``None`` when missing), one row
+    per distinct raw address.  ``standard``: ``STANDARD_COLUMNS`` of each row of ``raw``,
+    exactly as ``standardise_addresses`` gives them (a parse depends on the five raw values
+    alone, so a raw address seen last night needs no parsing tonight).
+    """
+
+    raw: pd.DataFrame
+    standard: pd.DataFrame
+
+    def to_bytes(self) -> bytes:
+        """A Parquet file (dictionary-encoded, zstd): towns, postcodes and streets repeat."""
+        frame = pd.concat(
+            [self.raw.add_prefix("raw_").reset_index(drop=True), self.standard], axis=1
+        )
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        metadata = {**(table.schema.metadata or {}), _STAMP_KEY: json.dumps(_parser_stamp())}
+        sink = io.BytesIO()
+        pq.write_table(table.replace_schema_metadata(metadata), sink, compression="zstd")
+        return sink.getvalue()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> ParsedAddresses | None:
+        """The cached parse, or ``None`` when it was made by another parser or layout (or is
+        unreadable): the night then parses every address afresh, as on a first night."""
+        try:
+            table = pq.read_table(io.BytesIO(blob))
+        except (pa.ArrowException, OSError):
+            log.warning("address parse cache unreadable; parsing all addresses afresh")
+            return None
+        stamp = (table.schema.metadata or {}).get(_STAMP_KEY)
+        if stamp is None or json.loads(stamp) != _parser_stamp():
+            return None
+        raw_columns = [f"raw_{c}" for c in ADDRESS_COLUMNS]
+        if table.column_names != [*raw_columns, *STANDARD_COLUMNS]:
+            return None
+        frame = table.to_pandas()
+        standard = frame[list(STANDARD_COLUMNS)]
+        expected = ["string"] * len(_STRING_STANDARD) + ["bool"] * 3
+        if [str(d) for d in standard.dtypes] != expected:
+            return None
+        raw = pd.DataFrame({c: frame[f"raw_{c}"].to_numpy(dtype=object) for c in ADDRESS_COLUMNS})
+        return cls(raw=raw, standard=standard)
+
+
+@dataclass(frozen=True)
+class AddressParse:
+    """``standard``: one standardised row per distinct raw address of the frame parsed;
+    ``codes``: each frame row's position in ``standard``; ``cache``: the parse for the next
+    night (``None`` when the address columns do not all hold text, which a cache keyed on
+    text could not hold faithfully); ``reused``: distinct addresses taken from the cache."""
+
+    codes: np.ndarray
+    standard: pd.DataFrame
+    cache: ParsedAddresses | None
+    reused: int
+
+
+def _text_values(column: pd.Series) -> np.ndarray | None:
+    """``column`` as an object array of ``str`` with ``None`` for missing, or ``None`` when it
+    holds anything but text (a number's parse cannot be cached under its text form)."""
+    if isinstance(column.dtype, pd.StringDtype):
+        values = column.to_numpy(dtype=object)
+        values[column.isna().to_numpy()] = None
+        return values
+    if column.dtype == object and pd.api.types.infer_dtype(column, skipna=True) in (
+        "string",
+        "empty",
+    ):
+        values = column.to_numpy(dtype=object, copy=True)
+        values[pd.isna(values)] = None
+        return values
+    return None
+
+
+def _row_ids(columns: list[np.ndarray]) -> np.ndarray:
+    """One id per distinct row of equal-length columns (missing values alike), numbered in
+    order of first appearance."""
+    if not len(columns[0]):
+        return np.empty(0, dtype=np.int64)
+    return _tuple_ids(*(pd.factorize(column)[0] + 1 for column in columns))
+
+
+def _positions_in(previous: pd.DataFrame, tonight: dict[str, np.ndarray]) -> np.ndarray:
+    """Each tonight row's row number in ``previous`` (same five raw values), else -1."""
+    known = len(previous)
+    ids = _row_ids(
+        [np.concatenate([previous[c].to_numpy(dtype=object), tonight[c]]) for c in ADDRESS_COLUMNS]
+    )
+    owner = np.full(int(ids.max()) + 1, -1, dtype=np.intp)
+    owner[ids[:known]] = np.arange(known)
+    return owner[ids[known:]]
+
+
+def parse_addresses(
+    frame: pd.DataFrame, *, previous: ParsedAddresses | None = None
+) -> AddressParse:
+    """Standardise each distinct raw address of ``frame`` once, reusing ``previous``.
+
+    Records repeat addresses (a family, several sources), and a night repeats last night's,
+    so only raw addresses neither earlier in ``frame`` nor in ``previous`` are parsed; the
+    rest are taken as they are (exactly what a parse gives: see ``ParsedAddresses``).
+    """
+    _require_columns(frame, ADDRESS_COLUMNS, "standardise_addresses")
+    columns = frame[list(ADDRESS_COLUMNS)]
+    codes = _row_ids([columns[c].to_numpy() for c in ADDRESS_COLUMNS]).astype(np.intp)
+    first = np.unique(codes, return_index=True)[1]  # codes count up in first-appearance order
+    distinct = columns.iloc[first]
+    texts = {c: _text_values(distinct[c]) for c in ADDRESS_COLUMNS}
+    cacheable = all(values is not None for values in texts.values())
+    known = np.full(len(distinct), -1, dtype=np.intp)
+    if previous is not None and cacheable and len(distinct) and len(previous.raw):
+        known = _positions_in(previous.raw, texts)  # type: ignore[arg-type]
+    reused = np.flatnonzero(known >= 0)
+    if not reused.size:
+        standard = _standardise_rows(distinct).reset_index(drop=True)
+    else:
+        fresh = np.flatnonzero(known < 0)
+        parts = [previous.standard.take(known[reused])]  # type: ignore[union-attr]
+        if fresh.size:
+            parts.append(_standardise_rows(distinct.iloc[fresh]))
+        combined = pd.concat(parts, ignore_index=True)
+        position = np.empty(len(distinct), dtype=np.intp)
+        position[np.concatenate([reused, fresh])] = np.arange(len(distinct))
+        standard = combined.take(position).reset_index(drop=True)
+    if previous is not None:
+        log.info(
+            "addresses: %d distinct, %d parsed, %d reused from the last parse",
+            len(distinct),
+            len(distinct) - reused.size,
+            reused.size,
+        )
+    cache = ParsedAddresses(raw=pd.DataFrame(texts), standard=standard) if cacheable else None
+    return AddressParse(codes=codes, standard=standard, cache=cache, reused=int(reused.size))
+
+
+def standardise_addresses(
+    frame: pd.DataFrame, *, previous: ParsedAddresses | None = None
+) -> pd.DataFrame:
+    """Parse address columns into components, aligned with ``frame``'s index.
+
+    Returns ``flat, house_number, house_name, street, town, postcode, uprn, address_text``
+    (``string`` dtype, NA when empty), ``no_fixed_abode`` (postcode ``ZZ99...`` or text
+    ``NFA`` / ``No fixed abode``) and ``usable`` (enough to key on: a UPRN, or a postcode
+    with a flat, house number or house name; never for no-fixed-abode) and ``has_address``
+    (any address information at all).  ``previous``: an earlier parse whose addresses need
+    no parsing again (``parse_addresses``).
+    """
+    parse = parse_addresses(frame, previous=previous)
+    result = parse.standard.take(parse.codes)
+    result.index = frame.index
+    return result
+
+
 def factorize_sorted(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``pd.factorize(values, sort=True)`` for strings: codes and the sorted distinct values.
 
-    The same result, but the distinct strings are ordered by Python's ``sorted`` (a str-only
-    timsort), several times faster than the object-array argsort pandas uses.
+    The same result, but the distinct strings are ordered by a numpy fixed-width string
+    sort (C), or by Python's ``sorted`` (a str-only timsort) when that could differ or cost
+    too much memory; either is several times faster than the object-array argsort pandas
+    uses.
     """
     codes, uniques = pd.factorize(values)
     distinct = np.asarray(uniques, dtype=object)
-    order = np.array(sorted(range(len(distinct)), key=distinct.__getitem__), dtype=np.intp)
+    order = _string_order(distinct)
     rank = np.empty(len(distinct), dtype=np.intp)
     rank[order] = np.arange(len(distinct))
     return np.where(codes >= 0, rank[codes], -1), distinct[order]
+
+
+_FIXED_WIDTH_SORT_MAX = 64
+
+
+def _string_order(distinct: np.ndarray) -> np.ndarray:
+    """Positions of the strings ``distinct`` in Python's ``sorted`` order (they are distinct,
+    so any sort is stable).
+
+    numpy's ``U`` strings compare code point by code point as ``str`` does, padded with
+    NULs, so the orders agree unless a string holds a NUL; the width is capped because each
+    string takes the longest one's room.
+    """
+    fits = len(distinct) and all(
+        isinstance(v, str) and len(v) <= _FIXED_WIDTH_SORT_MAX and "\0" not in v for v in distinct
+    )
+    if fits:
+        return np.argsort(distinct.astype(str), kind="stable").astype(np.intp)
+    return np.array(sorted(range(len(distinct)), key=distinct.__getitem__), dtype=np.intp)
 
 
 def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -529,14 +810,22 @@ def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 
 def _pairs_within(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """All index pairs ``i < j`` sharing a group id (``-1`` = no group), via a self-merge."""
+    """All index pairs ``i < j`` sharing a group id (``-1`` = no group), each pair once.
+
+    Indices sorted by group (ascending within one): each index pairs with the ones after it
+    in its group, enumerated with repeat/arange instead of a self-merge.
+    """
     idx = np.flatnonzero(groups >= 0)
-    frame = pd.DataFrame({"g": groups[idx], "i": idx})
-    sizes = frame["g"].map(frame["g"].value_counts())
-    frame = frame[sizes.to_numpy() > 1]
-    pairs = frame.merge(frame, on="g", suffixes=("_l", "_r"))
-    pairs = pairs[pairs["i_l"].to_numpy() < pairs["i_r"].to_numpy()]
-    return pairs["i_l"].to_numpy(), pairs["i_r"].to_numpy()
+    order = np.argsort(groups[idx], kind="stable")
+    member, group = idx[order], groups[idx][order]
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    ends = np.r_[starts[1:], len(group)]
+    group_end = np.repeat(ends, ends - starts)
+    later = group_end - np.arange(len(group)) - 1  # members after each one in its group
+    left_at = np.repeat(np.arange(len(group)), later)
+    first_pair = np.cumsum(later) - later
+    right_at = left_at + 1 + np.arange(len(left_at)) - np.repeat(first_pair, later)
+    return member[left_at], member[right_at]
 
 
 def _tuple_ids(*columns: np.ndarray) -> np.ndarray:
@@ -556,23 +845,25 @@ def _postcode_typo_pairs(
     Named houses without a number are left out: "ROSE COTTAGE" in two neighbouring units is
     too often two houses.
     """
-    compact = postcode.str.replace(" ", "", regex=False)
-    ok = eligible & compact.str.len().between(5, 7).to_numpy()
+    # Plain string operations per form (not pandas passes: this runs every night).
+    compact = np.array([p.replace(" ", "") for p in postcode.to_numpy(dtype=object)], dtype=object)
+    length = np.fromiter((len(c) for c in compact), dtype=np.int64, count=len(compact))
+    ok = eligible & (length >= 5) & (length <= 7)
     idx = np.flatnonzero(ok)
     if idx.size == 0:
         return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
-    sub = compact.iloc[idx]
+    sub = compact[idx]
     # Only the inward code (the last three characters): a neighbouring unit of the same
     # district.  An outward-code difference can be another town with the same street name
     # ("HIGH STREET" in CV11 and CV12), which must not merge.  Forms pair up when they share
     # district, flat, number and two of the three inward characters (integer ids, no keys
     # built as strings).
     same = _tuple_ids(
-        pd.factorize(sub.str[:-3])[0],
-        pd.factorize(flat.iloc[idx])[0],
-        pd.factorize(number.iloc[idx])[0],
+        pd.factorize(np.array([c[:-3] for c in sub], dtype=object))[0],
+        pd.factorize(flat.to_numpy(dtype=object)[idx])[0],
+        pd.factorize(number.to_numpy(dtype=object)[idx])[0],
     )
-    inward = sub.str[-3:].to_numpy(dtype="U3").view(np.uint32).reshape(-1, 3)
+    inward = np.array([c[-3:] for c in sub], dtype="U3").view(np.uint32).reshape(-1, 3)
     lefts, rights = [], []
     for pos in range(3):  # a loop over three postcode positions, not over records
         others = [k for k in range(3) if k != pos]
@@ -580,13 +871,16 @@ def _postcode_typo_pairs(
         lefts.append(pos_left)
         rights.append(pos_right)
     a, b = idx[np.concatenate(lefts)], idx[np.concatenate(rights)]
-    differ = compact.to_numpy(dtype=object)[a] != compact.to_numpy(dtype=object)[b]
+    differ = compact[a] != compact[b]
     a, b = a[differ], b[differ]
     return np.minimum(a, b), np.maximum(a, b)
 
 
 def assign_address_keys(
-    standardised: pd.DataFrame, *, settings: AddressMatchSettings = DEFAULT_MATCH_SETTINGS
+    standardised: pd.DataFrame,
+    *,
+    settings: AddressMatchSettings = DEFAULT_MATCH_SETTINGS,
+    weights: np.ndarray | None = None,
 ) -> pd.Series:
     """One ``address_key`` per row of ``standardise_addresses`` output (NA when not usable).
 
@@ -597,6 +891,10 @@ def assign_address_keys(
     postcodes differ by one character of the inward code; the cluster's key
     is its most frequent form ``<postcode>|<flat>|<number>|<street or house name>`` (ties:
     lexicographically smallest), so it is deterministic and stable while the address is.
+
+    ``weights``: how many records each row stands for (default: one each).  Keying each
+    distinct standardised address once with its record count gives every record the key
+    keying all the records row by row gives, since only the counts decide among forms.
     """
     _require_columns(
         standardised,
@@ -622,7 +920,11 @@ def assign_address_keys(
 
     form_id, forms = factorize_sorted(form_text)
     n_forms = len(forms)
-    counts = np.bincount(form_id, minlength=n_forms)
+    if weights is None:
+        counts = np.bincount(form_id, minlength=n_forms)
+    else:
+        row_weights = np.asarray(weights, dtype=np.int64)[usable]
+        counts = np.bincount(form_id, weights=row_weights, minlength=n_forms).astype(np.int64)
     first_row = np.unique(form_id, return_index=True)[1]
     f_postcode = postcode.iloc[first_row].reset_index(drop=True)
     f_flat = std["flat"].iloc[first_row].reset_index(drop=True)
@@ -665,29 +967,40 @@ def assign_address_keys(
     leaders = order[np.r_[True, comp_sorted[1:] != comp_sorted[:-1]]]
     canonical = np.empty(n_forms, dtype=object)
     canonical[comp[leaders]] = np.asarray(forms, dtype=object)[leaders]
-    text_key = pd.Series(canonical[comp[form_id]], dtype=object)
-    text_key = text_key.where(has_text, "")
+    text_key = np.where(has_text, canonical[comp[form_id]], "")
 
-    # UPRN precedence.
-    rec = pd.DataFrame(
-        {
-            "comp": np.where(has_text, comp[form_id], -1),
-            "form": np.where(has_text, form_id, -1),
-            "uprn": uprn.to_numpy(dtype=object),
-        }
-    )
-    with_uprn = rec[rec["uprn"] != ""]
-    key = pd.Series(np.where(rec["uprn"] != "", "UPRN:" + rec["uprn"], ""), dtype=object)
-    for level in ("form", "comp"):  # the form's sole UPRN first, then the cluster's
-        stats = with_uprn[with_uprn[level] >= 0].groupby(level)["uprn"].agg(["nunique", "first"])
-        sole = stats.loc[stats["nunique"] == 1, "first"]
-        found = rec[level].map(sole).astype(object)
-        fill = (key == "").to_numpy() & found.notna().to_numpy()
-        key[fill] = "UPRN:" + found[fill].astype(str)
-    key = key.where(key != "", text_key)
+    # UPRN precedence: a row's own UPRN, else its form's sole UPRN, else its cluster's.
+    uprn_text = uprn.to_numpy(dtype=object)
+    has_uprn = uprn_text != ""
+    uprn_code = np.full(len(uprn_text), -1, dtype=np.int64)
+    uprn_code[has_uprn], uprn_values = pd.factorize(uprn_text[has_uprn])
+    uprn_values = np.asarray(uprn_values, dtype=object)
+    key = np.where(has_uprn, "UPRN:" + uprn_text, "")
+    for level in (np.where(has_text, form_id, -1), np.where(has_text, comp[form_id], -1)):
+        with_level = level >= 0
+        sole = _sole_values(level[has_uprn & with_level], uprn_code[has_uprn & with_level], n_forms)
+        found = np.where(with_level, sole[np.where(with_level, level, 0)], -1)
+        fill = (key == "") & (found >= 0)
+        key[fill] = "UPRN:" + uprn_values[found[fill]]
+    key = np.where(key != "", key, text_key)
+    key[key == ""] = pd.NA
 
-    result[usable] = key.replace("", pd.NA).to_numpy()
+    result[usable] = key
     return result
+
+
+def _sole_values(groups: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """Per group id ``0..n_groups-1``: its value when all its members have the same one,
+    else -1 (several values, or no members).  ``values``: non-negative integer codes."""
+    sole = np.full(n_groups, -1, dtype=np.int64)
+    if not len(groups):
+        return sole
+    base = int(values.max()) + 1
+    pairs = np.unique(groups.astype(np.int64) * base + values)
+    group, value = pairs // base, pairs % base
+    one = np.bincount(group, minlength=n_groups)[group] == 1
+    sole[group[one]] = value[one]
+    return sole
 
 
 def address_keys(

@@ -24,9 +24,10 @@ from linkage.address import (
     DEFAULT_MATCH_SETTINGS,
     AddressInputError,
     AddressMatchSettings,
+    ParsedAddresses,
     assign_address_keys,
     factorize_sorted,
-    standardise_addresses,
+    parse_addresses,
 )
 
 RECORD_COLUMNS: tuple[str, ...] = (
@@ -59,6 +60,10 @@ class Households:
     ``addresses``: ``record_key, address_key`` for every non-sensitive record with a usable
     address, sorted by ``record_key``.  ``current``: ``record_key, address_key,
     no_fixed_abode`` for every person's current record (address_key NA when unusable).
+    ``parsed``: tonight's address parse, to spare tomorrow's (``None`` when nothing was
+    parsed: every key was reused from ``known``).  ``person_rows``: for each input record
+    (in input order), its person's row in ``people``, so callers need not match the refs
+    again.
     """
 
     people: pd.DataFrame
@@ -68,6 +73,8 @@ class Households:
             columns=["record_key", "address_key", "no_fixed_abode"]
         )
     )
+    parsed: ParsedAddresses | None = None
+    person_rows: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -173,6 +180,7 @@ def build_households(
     max_persons: int = 10,
     settings: AddressMatchSettings = DEFAULT_MATCH_SETTINGS,
     known: Households | None = None,
+    parse_cache: ParsedAddresses | None = None,
 ) -> Households:
     """Group persons by the address key of their current address (contract D).
 
@@ -185,6 +193,9 @@ def build_households(
     person's current record is the best of its parts' current records, so every current
     record is one ``known`` already keyed: its key is reused and nothing is parsed.  Should
     a current record be new to ``known``, all are parsed and keyed as usual.
+
+    ``parse_cache``: last night's ``Households.parsed``; raw addresses it holds are not
+    parsed again (the result is the same, see ``linkage.address.parse_addresses``).
     """
     missing = [c for c in RECORD_COLUMNS if c not in records.columns]
     if missing:
@@ -217,7 +228,7 @@ def build_households(
     # registration first, then the latest address_date, then the smallest record_key.
     # Only those addresses are parsed and keyed: old addresses never place anyone, and
     # parsing is most of the cost.
-    kept = records.loc[~sensitive]
+    kept = records.loc[~sensitive, list(RECORD_COLUMNS)]  # not the columns never read here
     has_info = _has_text(kept, ("address_1", "address_2", "postcode", "uprn"))
     date = pd.to_datetime(kept["address_date"])
     eligible = np.flatnonzero(has_info & (date.isna() | (date < cutoff)).to_numpy())
@@ -235,56 +246,74 @@ def build_households(
         )
     ]
     chosen = kept.iloc[rows]
-    chosen_keys = chosen["record_key"].astype(str)
+    chosen_keys = chosen["record_key"].astype(str).to_numpy(dtype=object)
     reuse = None
     if known is not None and len(known.current):
         reuse = known.current.set_index(known.current["record_key"].astype(str)).reindex(
-            chosen_keys.to_numpy()
+            chosen_keys
         )
         if reuse["record_key"].isna().any():
             reuse = None
+    parsed = None
+    # Address keys as integer codes into ``key_text`` (-1: no key) from here on: strings
+    # are factorized once, not again for every group-by and merge.
     if reuse is not None:
-        address_key = pd.Series(reuse["address_key"].to_numpy(), dtype="string")
+        key_code, distinct_text = pd.factorize(reuse["address_key"])
         no_fixed = reuse["no_fixed_abode"].to_numpy(dtype=bool)
     else:
-        std = standardise_addresses(chosen)
-        address_key = assign_address_keys(std, settings=settings)
-        no_fixed = std["no_fixed_abode"].to_numpy(dtype=bool)
+        # Each distinct raw address is parsed and keyed once, weighted by its records.
+        parse = parse_addresses(chosen, previous=parse_cache)
+        weights = np.bincount(parse.codes, minlength=len(parse.standard))
+        distinct_key = assign_address_keys(parse.standard, settings=settings, weights=weights)
+        distinct_code, distinct_text = pd.factorize(distinct_key)
+        key_code = distinct_code[parse.codes]
+        no_fixed = parse.standard["no_fixed_abode"].to_numpy(dtype=bool)[parse.codes]
+        parsed = parse.cache
+    key_text = pd.array(np.asarray(distinct_text, dtype=object), dtype="string")
+    address_key = key_text.take(key_code, allow_fill=True)
     current_records = pd.DataFrame(
-        {
-            "record_key": chosen_keys.to_numpy(dtype=object),
-            "address_key": pd.Series(address_key.to_numpy(), dtype="string"),
-            "no_fixed_abode": no_fixed,
-        }
+        {"record_key": chosen_keys, "address_key": address_key, "no_fixed_abode": no_fixed}
     )
+    keyed = key_code >= 0
     addresses = (
         pd.DataFrame(
             {
-                "record_key": chosen["record_key"].astype("string").to_numpy(),
-                "address_key": address_key.to_numpy(),
+                "record_key": chosen_keys[keyed],
+                "address_key": np.asarray(address_key[keyed], dtype=object),
             }
         )
-        .loc[address_key.notna().to_numpy()]
         .sort_values("record_key", kind="stable")
         .reset_index(drop=True)
     )
 
     # Each chosen record is one person's: placed by person code, not merged by person_ref.
     chosen_person = code[~sensitive][rows]
-    people = pd.DataFrame({"person_ref": refs, "sensitive": sensitive_person})
-    no_fixed_abode = np.zeros(len(people), dtype=bool)
+    no_fixed_abode = np.zeros(len(refs), dtype=bool)
     no_fixed_abode[chosen_person] = no_fixed
-    people["no_fixed_abode"] = no_fixed_abode
-    person_key = np.full(len(people), pd.NA, dtype=object)
-    person_key[chosen_person] = address_key.to_numpy(dtype=object)
-    people["address_key"] = pd.Series(person_key, dtype="string")
-    people.loc[people["sensitive"], "address_key"] = pd.NA
-    sizes = people.groupby("address_key")["person_ref"].transform("size")
-    people["communal"] = (sizes.fillna(0) > max_persons).to_numpy()
-    people["household_ref"] = household_refs(people["address_key"], key=key)
-    people = people[list(PEOPLE_COLUMNS)].reset_index(drop=True)
-    people["person_ref"] = people["person_ref"].astype("string")
-    return Households(people=people, addresses=addresses, current=current_records)
+    person_key = np.full(len(refs), -1, dtype=np.intp)
+    person_key[chosen_person] = key_code
+    person_key[sensitive_person] = -1
+    housed = person_key >= 0
+    # Persons per key, and 0 at the end for persons without one (code -1).
+    sizes = np.append(np.bincount(person_key[housed], minlength=len(key_text)), 0)
+    household_ref = household_refs(pd.Series(key_text), key=key).array
+    people = pd.DataFrame(
+        {
+            "person_ref": pd.array(refs, dtype="string"),
+            "household_ref": household_ref.take(person_key, allow_fill=True),
+            "address_key": key_text.take(person_key, allow_fill=True),
+            "communal": sizes[person_key] > max_persons,
+            "no_fixed_abode": no_fixed_abode,
+            "sensitive": sensitive_person,
+        }
+    )
+    return Households(
+        people=people,
+        addresses=addresses,
+        current=current_records,
+        parsed=parsed,
+        person_rows=code,
+    )
 
 
 def _pair_count(sizes: pd.Series | np.ndarray) -> int:
