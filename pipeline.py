@@ -57,7 +57,13 @@ from linkage import (
 )
 from linkage.address import ParsedAddresses
 from linkage.comparisons import COMPARISONS
-from linkage.households import Households, build_households
+from linkage.households import (
+    Households,
+    build_households,
+    ref_map,
+    refs_from_bytes,
+    refs_to_bytes,
+)
 from rules import (
     CodeLists,
     RuleConfigError,
@@ -274,11 +280,23 @@ def _with_households(
     config: RunConfig,
     known: Households | None = None,
     parse_cache: ParsedAddresses | None = None,
+    known_refs: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, Households]:
     """Records with their person and household, one row per person, and the households.
     ``known``: tonight's households under the confirmed persons (their address keys are
-    reused, see ``build_households``).  ``parse_cache``: last night's address parse."""
-    linked = records.merge(record_person, on="record_key", how="left")
+    reused, see ``build_households``).  ``parse_cache``: last night's address parse;
+    ``known_refs``: last night's household refs by address key."""
+    # Each record's person by key (record_person has one row per record_key): a lookup,
+    # where a merge would hash the keys and gather every column again.
+    at = pd.Index(record_person["record_key"]).get_indexer(records["record_key"])
+    linked = records.reset_index(drop=True)
+    linked = linked.assign(
+        **{
+            column: record_person[column].array.take(at, allow_fill=True)
+            for column in record_person.columns
+            if column != "record_key"
+        }
+    )
     households = build_households(
         linked,
         as_of=as_of,
@@ -286,6 +304,7 @@ def _with_households(
         max_persons=config.max_household_persons,
         known=known,
         parse_cache=parse_cache,
+        known_refs=known_refs,
     )
     # Each record's household is its person's, placed by the person's row in people (what
     # a merge on person_ref gives, without hashing every record's ref again).
@@ -527,6 +546,7 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
             with stages.stage("households") as note:
                 # Last night's address parse: only raw addresses new since are parsed.
                 last_parse = store.night_state("addresses")
+                last_refs = store.night_state("household_refs")
                 linked, people, households = _with_households(
                     records,
                     record_person,
@@ -534,6 +554,7 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
                     key=key,
                     config=config,
                     parse_cache=ParsedAddresses.from_bytes(last_parse) if last_parse else None,
+                    known_refs=refs_from_bytes(last_refs, key=key) if last_refs else None,
                 )
                 note["detail"] = f"{people['household_ref'].nunique()} households"
             with stages.stage("rules") as note:
@@ -627,6 +648,7 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
                     night_state["linkage"] = result.state.to_bytes()
                 if households.parsed is not None:
                     night_state["addresses"] = households.parsed.to_bytes()
+                night_state["household_refs"] = refs_to_bytes(ref_map(households), key=key)
                 state = RunState(
                     run_id=run_id,
                     as_of=options.as_of,

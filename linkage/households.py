@@ -13,10 +13,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import io
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from adapters.errors import ConfigError
 from linkage.address import (
@@ -90,21 +93,80 @@ class HouseholdScores:
     merged_flat_pairs: int
 
 
-def household_refs(address_keys: pd.Series, *, key: bytes) -> pd.Series:
-    """``H`` + the first 16 hex digits of HMAC-SHA256(key, address_key); NA stays NA."""
-    codes, uniques = pd.factorize(address_keys, sort=False)
-    base = hmac.new(key, digestmod=hashlib.sha256)
+def household_refs(
+    address_keys: pd.Series, *, key: bytes, known: pd.Series | None = None
+) -> pd.Series:
+    """``H`` + the first 16 hex digits of HMAC-SHA256(key, address_key); NA stays NA.
+
+    ``known``: address_key → household_ref already computed with this ``key`` (last night's,
+    or tonight's for the held-flag pass); only the keys it lacks are hashed."""
+    codes, distinct = pd.factorize(address_keys, sort=False)
+    uniques = np.asarray(distinct, dtype=object)
     refs = np.empty(len(uniques), dtype=object)
+    todo = np.arange(len(uniques))
+    if known is not None and len(known) and len(uniques):
+        found = pd.Index(known.index).get_indexer(uniques)
+        refs[found >= 0] = np.asarray(known.to_numpy(dtype=object))[found[found >= 0]]
+        todo = np.flatnonzero(found < 0)
+    base = hmac.new(key, digestmod=hashlib.sha256)
     # One HMAC per distinct address key (there is no vectorised HMAC); copying the keyed
     # state avoids re-deriving the key pads each time.
-    for i, address_key in enumerate(uniques):
+    for i in todo:
         mac = base.copy()
-        mac.update(str(address_key).encode("utf-8"))
+        mac.update(str(uniques[int(i)]).encode("utf-8"))
         refs[i] = "H" + mac.hexdigest()[:_REF_HEX_CHARS]
     out = np.full(len(codes), None, dtype=object)
     hit = codes >= 0
     out[hit] = refs[codes[hit]]
     return pd.Series(out, index=address_keys.index, dtype="string")
+
+
+#: an address key no address can have: its ref tells whether a saved map was made with
+#: the same pseudonym key, without keeping the key or any digest of it beside the map
+_PROBE_KEY = "\x00dalink household ref probe"
+
+
+def ref_map(households: Households) -> pd.Series:
+    """address_key → household_ref of every household (for ``known`` refs)."""
+    people = households.people.loc[households.people["address_key"].notna()]
+    people = people.drop_duplicates("address_key")
+    return pd.Series(
+        people["household_ref"].to_numpy(dtype=object),
+        index=pd.Index(people["address_key"].to_numpy(dtype=object)),
+    )
+
+
+def refs_to_bytes(refs: pd.Series, *, key: bytes) -> bytes:
+    """One night's address_key → household_ref map, for the next night (Parquet)."""
+    probe = household_refs(pd.Series([_PROBE_KEY]), key=key).iloc[0]
+    table = pa.table(
+        {
+            "address_key": pa.array(refs.index.to_numpy(dtype=object), pa.string()),
+            "household_ref": pa.array(refs.to_numpy(dtype=object), pa.string()),
+        }
+    ).replace_schema_metadata({"probe": str(probe)})
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue()
+
+
+def refs_from_bytes(blob: bytes, *, key: bytes) -> pd.Series | None:
+    """The saved map, or ``None`` when unreadable or made with another pseudonym key."""
+    try:
+        table = pq.read_table(io.BytesIO(blob))
+    except (pa.ArrowException, OSError):
+        return None
+    probe = household_refs(pd.Series([_PROBE_KEY]), key=key).iloc[0]
+    metadata = table.schema.metadata or {}
+    if metadata.get(b"probe", b"").decode() != probe or table.column_names != [
+        "address_key",
+        "household_ref",
+    ]:
+        return None
+    return pd.Series(
+        table.column("household_ref").to_numpy(zero_copy_only=False).astype(object),
+        index=pd.Index(table.column("address_key").to_numpy(zero_copy_only=False).astype(object)),
+    )
 
 
 def _as_of_end(as_of: dt.date | dt.datetime | pd.Timestamp | str) -> pd.Timestamp:
@@ -181,6 +243,7 @@ def build_households(
     settings: AddressMatchSettings = DEFAULT_MATCH_SETTINGS,
     known: Households | None = None,
     parse_cache: ParsedAddresses | None = None,
+    known_refs: pd.Series | None = None,
 ) -> Households:
     """Group persons by the address key of their current address (contract D).
 
@@ -196,6 +259,8 @@ def build_households(
 
     ``parse_cache``: last night's ``Households.parsed``; raw addresses it holds are not
     parsed again (the result is the same, see ``linkage.address.parse_addresses``).
+    ``known_refs``: address_key → household_ref made with this ``key`` (last night's, see
+    ``refs_from_bytes``): those keys are not hashed again (the refs are the same).
     """
     missing = [c for c in RECORD_COLUMNS if c not in records.columns]
     if missing:
@@ -296,7 +361,9 @@ def build_households(
     housed = person_key >= 0
     # Persons per key, and 0 at the end for persons without one (code -1).
     sizes = np.append(np.bincount(person_key[housed], minlength=len(key_text)), 0)
-    household_ref = household_refs(pd.Series(key_text), key=key).array
+    if known is not None:
+        known_refs = ref_map(known)
+    household_ref = household_refs(pd.Series(key_text), key=key, known=known_refs).array
     people = pd.DataFrame(
         {
             "person_ref": pd.array(refs, dtype="string"),

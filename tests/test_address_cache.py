@@ -171,6 +171,7 @@ def test_pipeline_night_2_with_the_cache_equals_night_2_without(tmp_path: Path) 
     store = tmp_path / "store.db"
     assert _night(input_dir, tmp_path / "night1", store).exit_code == 0  # type: ignore[attr-defined]
     assert Store(f"sqlite:///{store}").night_state("addresses") is not None
+    assert Store(f"sqlite:///{store}").night_state("household_refs") is not None
     gp = pd.read_csv(input_dir / "gp_patients.csv", dtype=str, keep_default_na=False)
     gp.loc[gp.index[:5], "address_1"] = [f"{n} Cache Test Road" for n in range(5)]
     gp.to_csv(input_dir / "gp_patients.csv", index=False)
@@ -180,6 +181,6 @@ def test_pipeline_night_2_with_the_cache_equals_night_2_without(tmp_path: Path) 
     assert _night(input_dir, tmp_path / "warm", store).exit_code == 0  # type: ignore[attr-defined]
     shutil.copy(snapshot, store)
     with sqlite3.connect(store) as conn:
-        conn.execute("DELETE FROM night_state WHERE name = 'addresses'")
+        conn.execute("DELETE FROM night_state WHERE name IN ('addresses', 'household_refs')")
     assert _night(input_dir, tmp_path / "cold", store).exit_code == 0  # type: ignore[attr-defined]
     assert _files(tmp_path / "warm") == _files(tmp_path / "cold")

@@ -333,6 +333,35 @@ def test_household_of_one_gets_a_ref() -> None:
     assert not people.loc["solo", "communal"]
 
 
+def test_known_household_refs_are_reused_and_the_rest_hashed() -> None:
+    keys = pd.Series(["CV1 1AA||1|A ROAD", None, "CV1 1AA||2|A ROAD", "B", "B"], dtype="string")
+    fresh = household_refs(keys, key=KEY)
+    # a planted wrong ref shows the known map is read, not recomputed
+    known = pd.Series(["Hplanted"], index=pd.Index(["CV1 1AA||2|A ROAD"], dtype=object))
+    reused = household_refs(keys, key=KEY, known=known)
+    assert reused.iloc[2] == "Hplanted"
+    expected = fresh.copy()
+    expected.iloc[2] = "Hplanted"
+    pd.testing.assert_series_equal(reused, expected)
+    assert pd.isna(reused.iloc[1])
+
+
+def test_household_ref_map_survives_a_night_only_under_the_same_key() -> None:
+    from linkage.households import refs_from_bytes, refs_to_bytes
+
+    keys = pd.Series(["CV1 1AA||1|A ROAD", "CV2 2BB||7|B STREET"], dtype="string")
+    refs = pd.Series(
+        household_refs(keys, key=KEY).to_numpy(dtype=object),
+        index=pd.Index(keys.to_numpy(dtype=object)),
+    )
+    blob = refs_to_bytes(refs, key=KEY)
+    back = refs_from_bytes(blob, key=KEY)
+    assert back is not None
+    pd.testing.assert_series_equal(back, refs)
+    assert refs_from_bytes(blob, key=b"another store's key") is None
+    assert refs_from_bytes(b"not parquet", key=KEY) is None
+
+
 def test_household_refs_keeps_na() -> None:
     refs = household_refs(pd.Series(["CV1 1AA||1|A ROAD", None], dtype="string"), key=KEY)
     assert refs.iloc[0].startswith("H") and pd.isna(refs.iloc[1])
