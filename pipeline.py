@@ -8,7 +8,6 @@ the swap changes nothing.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import logging
@@ -202,11 +201,6 @@ class _Stages:
         started = time.perf_counter()
         yield note
         elapsed = time.perf_counter() - started
-        # What a stage leaves alive (extracts, records, the linkage result) lives to the end
-        # of the night: frozen, Python's cycle collector stops re-scanning those millions of
-        # objects at every full collection, which cost a tenth of a night's CPU; the night
-        # unfreezes them when it ends (reference counting frees as before).
-        gc.freeze()
         self.seconds[name] = round(elapsed, 3)
         log.info("stage=%s seconds=%.2f %s", name, elapsed, note["detail"])
         if self.progress:
@@ -512,11 +506,6 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
     check_out_dir(out_dir)
     stages = _Stages(progress)
     store = Store(options.store_url)
-    # A night allocates millions of short-lived objects: a young collection every 100,000
-    # allocations instead of every 700 (the default) saves about 4% of a night's CPU; the
-    # caller's setting is restored at the end.
-    collector = gc.get_threshold()
-    gc.set_threshold(100_000, 50, 100)
     try:
         with store.lock(run_id):
             recover_out_dir(out_dir, committed=store.has_run)
@@ -706,8 +695,6 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
                     )
                 note["detail"] = f"outputs in {out_dir}"
     finally:
-        gc.unfreeze()
-        gc.set_threshold(*collector)
         store.dispose()
     manifest["stage_seconds"] = dict(stages.seconds)
     return RunSummary(
