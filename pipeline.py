@@ -242,7 +242,10 @@ def _people(
     # latest address_date (undated last), then record order.
     dated = np.flatnonzero(records["date_of_birth"].notna().to_numpy())
     not_gp = (records["source"] != "gp").astype(int).to_numpy()[dated]
-    address_date = pd.to_datetime(records["address_date"]).to_numpy()[dated]
+    dates = records["address_date"]
+    if not pd.api.types.is_datetime64_dtype(dates.dtype):  # to_datetime walks rows even then
+        dates = pd.to_datetime(dates)
+    address_date = dates.to_numpy()[dated]
     # One integer lexsort with persons as its first key (lexsort is stable).
     latest_first = np.where(
         np.isnat(address_date), np.iinfo(np.int64).max, -address_date.view(np.int64)

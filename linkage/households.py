@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import hmac
 import io
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -108,17 +108,31 @@ def household_refs(
         found = pd.Index(known.index).get_indexer(uniques)
         refs[found >= 0] = np.asarray(known.to_numpy(dtype=object))[found[found >= 0]]
         todo = np.flatnonzero(found < 0)
-    base = hmac.new(key, digestmod=hashlib.sha256)
-    # One HMAC per distinct address key (there is no vectorised HMAC); copying the keyed
-    # state avoids re-deriving the key pads each time.
-    for i in todo:
-        mac = base.copy()
-        mac.update(str(uniques[int(i)]).encode("utf-8"))
-        refs[i] = "H" + mac.hexdigest()[:_REF_HEX_CHARS]
+    # One HMAC per distinct address key (there is no vectorised HMAC): RFC 2104 on two
+    # SHA-256 states keyed once and copied per key, the same bytes as hmac.new(key, text,
+    # sha256) at half the cost of copying hmac's Python wrapper.
+    inner, outer = _hmac_states(key)
+    made = []
+    for text in uniques[todo].tolist():
+        step = inner.copy()
+        step.update(str(text).encode("utf-8"))
+        mac = outer.copy()
+        mac.update(step.digest())
+        made.append("H" + mac.hexdigest()[:_REF_HEX_CHARS])
+    refs[todo] = made
     out = np.full(len(codes), None, dtype=object)
     hit = codes >= 0
     out[hit] = refs[codes[hit]]
     return pd.Series(out, index=address_keys.index, dtype="string")
+
+
+def _hmac_states(key: bytes) -> tuple[Any, Any]:
+    """HMAC-SHA256's inner and outer hash states after the padded key (RFC 2104)."""
+    block = hashlib.sha256().block_size
+    padded = (hashlib.sha256(key).digest() if len(key) > block else key).ljust(block, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in padded))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in padded))
+    return inner, outer
 
 
 #: an address key no address can have: its ref tells whether a saved map was made with
@@ -167,6 +181,14 @@ def refs_from_bytes(blob: bytes, *, key: bytes) -> pd.Series | None:
         table.column("household_ref").to_numpy(zero_copy_only=False).astype(object),
         index=pd.Index(table.column("address_key").to_numpy(zero_copy_only=False).astype(object)),
     )
+
+
+def _as_datetime(values: pd.Series) -> pd.Series:
+    """``pd.to_datetime``, skipped for a column that already holds datetimes (its cache
+    heuristic walks the first rows as Python Timestamps even then)."""
+    if pd.api.types.is_datetime64_dtype(values.dtype):
+        return values
+    return pd.to_datetime(values)
 
 
 def _as_of_end(as_of: dt.date | dt.datetime | pd.Timestamp | str) -> pd.Timestamp:
@@ -295,7 +317,7 @@ def build_households(
     # parsing is most of the cost.
     kept = records.loc[~sensitive, list(RECORD_COLUMNS)]  # not the columns never read here
     has_info = _has_text(kept, ("address_1", "address_2", "postcode", "uprn"))
-    date = pd.to_datetime(kept["address_date"])
+    date = _as_datetime(kept["address_date"])
     eligible = np.flatnonzero(has_info & (date.isna() | (date < cutoff)).to_numpy())
     current_gp = (
         kept["gp_current"].fillna(False).to_numpy(dtype=bool)

@@ -438,3 +438,16 @@ def test_regrouping_with_known_keys_equals_a_full_build() -> None:
     people = full.people.set_index("person_ref")
     assert _same(people, "P1", "P3")
     assert not _same(people, "P1", "P4")
+
+
+@pytest.mark.parametrize("key_length", [1, 32, 64, 65, 200])
+def test_household_refs_are_hmac_sha256_of_the_address_key(key_length: int) -> None:
+    import hashlib
+    import hmac
+
+    key = bytes(range(256))[:key_length]
+    keys = pd.Series(["CV1 1AA||1|A ROAD", "ZZ||flat 2|14|OAK ROAD", "é"], dtype="string")
+    expected = [
+        "H" + hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()[:16] for text in keys
+    ]
+    assert list(household_refs(keys, key=key)) == expected
