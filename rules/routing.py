@@ -38,7 +38,7 @@ HOLDER = ["person_ref", "recipient_type", "recipient_code"]
 NOT_PRACTICES = frozenset({"V81997", "V81998", "V81999"})
 UNROUTED = "unrouted"
 
-_RECORD_COLUMNS = (
+HOLDING_RECORD_COLUMNS = (
     "person_ref",
     "source",
     "org_code",
@@ -66,10 +66,10 @@ def holdings(records: pd.DataFrame) -> pd.DataFrame:
     ``nhs_number`` is the person's verified number (most frequent over all their records),
     blank for police. ``last_seen`` is the most recent ``address_date`` there.
     """
-    missing = [c for c in _RECORD_COLUMNS if c not in records.columns]
+    missing = [c for c in HOLDING_RECORD_COLUMNS if c not in records.columns]
     if missing:
         raise RulesError(f"records lack column(s) {', '.join(missing)} (contract B + person_ref)")
-    r = records.loc[records["person_ref"].notna(), list(_RECORD_COLUMNS)]
+    r = records.loc[records["person_ref"].notna(), list(HOLDING_RECORD_COLUMNS)]
     text = {c: r[c].astype("string") for c in ("person_ref", "source", "org_code", "record_id")}
     person, persons = ordered_codes(text["person_ref"])
     verified = _verified_numbers(person, len(persons), r["nhs_number"].astype("string"))

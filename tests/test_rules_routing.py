@@ -9,10 +9,18 @@ import pytest
 
 from rules import holdings, route
 from rules.base import flag_frame
+from rules.routing import HOLDING_RECORD_COLUMNS
 
 
 def _rows(frame: pd.DataFrame) -> list[Any]:
     return list(frame.itertuples())
+
+
+def _frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
+    """Person records from rows in holdings' column order."""
+    frame = pd.DataFrame(rows, columns=list(HOLDING_RECORD_COLUMNS))
+    frame["address_date"] = pd.to_datetime(frame["address_date"])
+    return frame
 
 
 def _records() -> pd.DataFrame:
@@ -29,21 +37,8 @@ def _records() -> pd.DataFrame:
         ("p3", "gp", "A81001", "G3", "G3", None, "2020-01-01", True),
         ("p3", "gp", "A81002", "G4", "G4", None, "2022-01-01", True),
     ]
-    frame = pd.DataFrame(
-        rows,
-        columns=[
-            "person_ref",
-            "source",
-            "org_code",
-            "record_id",
-            "local_id",
-            "nhs_number",
-            "address_date",
-            "gp_current",
-        ],
-    )
+    frame = _frame(rows)
     frame["record_key"] = frame["source"] + ":" + frame["org_code"] + ":" + frame["record_id"]
-    frame["address_date"] = pd.to_datetime(frame["address_date"])
     return frame
 
 
@@ -71,22 +66,6 @@ def test_holdings_need_to_know() -> None:
     assert by.loc[("p1", "gp", "A81001"), "nhs_number"] == "9990000018"
     assert by.loc[("p1", "ae", "RAE01"), "nhs_number"] == "9990000018"  # the person's number
     assert pd.isna(by.loc[("p1", "police", "F01"), "nhs_number"])
-
-
-def _frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
-    columns = [
-        "person_ref",
-        "source",
-        "org_code",
-        "record_id",
-        "local_id",
-        "nhs_number",
-        "address_date",
-        "gp_current",
-    ]
-    frame = pd.DataFrame(rows, columns=columns)
-    frame["address_date"] = pd.to_datetime(frame["address_date"])
-    return frame
 
 
 def test_holdings_ties_are_broken_the_same_way_every_night() -> None:
