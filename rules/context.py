@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 
 import pandas as pd
@@ -61,17 +62,39 @@ class RuleContext:
 
     ``record_person`` maps contract-B ``record_key`` → ``person_ref`` (warnings use it to find
     the person an attendance, activity or GP letter belongs to).
+
+    Holdings are either given (``known_holdings``) or derived from ``records`` when first
+    read.  A person's holdings depend on their own records only, so :meth:`holdings_for` a
+    few persons (the flagged ones, when routing) derives just theirs.
     """
 
     as_of: pd.Timestamp
     evidence: pd.DataFrame
     people: pd.DataFrame
-    holdings: pd.DataFrame
+    known_holdings: pd.DataFrame | None = None
     tables: Mapping[str, pd.DataFrame] = field(default_factory=lambda: MappingProxyType({}))
     record_person: pd.Series = field(default_factory=lambda: pd.Series(dtype="string"))
+    records: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "as_of", pd.Timestamp(self.as_of).normalize())
+        if self.known_holdings is None and self.records is None:
+            object.__setattr__(self, "known_holdings", holdings_frame())
+
+    @cached_property
+    def holdings(self) -> pd.DataFrame:
+        """Who holds each person (:func:`rules.routing.holdings`)."""
+        if self.known_holdings is not None:
+            return self.known_holdings
+        assert self.records is not None  # __post_init__ gives one or the other
+        return holdings(self.records)
+
+    def holdings_for(self, persons: pd.Series | pd.Index) -> pd.DataFrame:
+        """The holdings of ``persons`` only: the same rows :attr:`holdings` has for them."""
+        if self.records is None or "holdings" in self.__dict__ or self.known_holdings is not None:
+            known = self.holdings
+            return known.loc[known["person_ref"].isin(persons)].reset_index(drop=True)
+        return holdings(self.records.loc[self.records["person_ref"].isin(persons)])
 
     @classmethod
     def build(
@@ -98,9 +121,9 @@ class RuleContext:
             as_of=pd.Timestamp(as_of),
             evidence=evidence,
             people=people_frame(people),
-            holdings=holdings(records),
             tables=MappingProxyType(dict(tables)),
             record_person=lookup,
+            records=records,
         )
 
     @classmethod
@@ -119,7 +142,7 @@ class RuleContext:
             as_of=pd.Timestamp(as_of),
             evidence=evidence_frame(evidence),
             people=people_frame(people),
-            holdings=holdings_frame(holdings),
+            known_holdings=holdings_frame(holdings),
             tables=MappingProxyType(dict(tables or {})),
             record_person=(
                 person_lookup(record_person)

@@ -30,16 +30,29 @@ def evaluate_all(context: RuleContext, params: Mapping[str, Any] | None = None) 
     ``params`` is the run config's ``[rules]`` table (rule id → overrides) or the result of
     :func:`rules.registry.resolve_parameters`; it is validated either way.
     """
-    resolved = resolve_parameters(params)
-    flags: list[pd.DataFrame] = []
-    warnings: list[pd.DataFrame] = []
-    for rule in RULES:
-        out = rule.evaluate(context, resolved[rule.id])
-        (warnings if rule.kind == "warning" else flags).append(out)
-    raw_flags = pd.concat(flags, ignore_index=True) if flags else flag_frame()
-    raw_warnings = pd.concat(warnings, ignore_index=True) if warnings else warning_frame()
     return RuleResults(
-        flags=route(flag_frame(raw_flags), context.holdings),
-        warnings=route_warnings(warning_frame(raw_warnings), context.holdings),
+        flags=evaluate_flags(context, params),
+        warnings=evaluate_warnings(context, params),
         evidence=context.evidence,
     )
+
+
+def _raw(context: RuleContext, params: Mapping[str, Any] | None, kind: str) -> list[pd.DataFrame]:
+    resolved = resolve_parameters(params)
+    return [rule.evaluate(context, resolved[rule.id]) for rule in RULES if rule.kind == kind]
+
+
+def evaluate_flags(context: RuleContext, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """The flag rules' output, routed (:data:`rules.routing.FLAG_COLUMNS`)."""
+    parts = _raw(context, params, "flag")
+    raw = flag_frame(pd.concat(parts, ignore_index=True) if parts else None)
+    return route(raw, context.holdings_for(raw["person_ref"]))
+
+
+def evaluate_warnings(
+    context: RuleContext, params: Mapping[str, Any] | None = None
+) -> pd.DataFrame:
+    """The warnings' output, routed (:data:`rules.base.WARNING_COLUMNS`)."""
+    parts = _raw(context, params, "warning")
+    raw = warning_frame(pd.concat(parts, ignore_index=True) if parts else None)
+    return route_warnings(raw, context.holdings_for(raw["person_ref"]))

@@ -57,9 +57,8 @@ class Rule_LETTER_NOT_RECEIVED(Rule):
         att = letter_attendances(context, params["window_days"])
         att["due_by"] = att["left_at"] + pd.Timedelta(days=params["wait_days"])
         att = att.loc[att["due_by"] <= run_end(context)]
-        practices = context.holdings.loc[
-            context.holdings["recipient_type"] == "gp", ["person_ref", "recipient_code"]
-        ]
+        held = context.holdings_for(att["person_ref"])
+        practices = held.loc[held["recipient_type"] == "gp", ["person_ref", "recipient_code"]]
         candidates = att.merge(practices, on="person_ref")
 
         c = table(context, "gp_correspondence", _CORRESPONDENCE)
