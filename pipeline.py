@@ -66,13 +66,19 @@ from linkage.households import (
 )
 from rules import (
     CodeLists,
+    FlagNight,
+    FlagState,
     RuleConfigError,
     RuleContext,
     apply_lifecycle,
-    evaluate_all,
+    evaluate_flags,
+    evaluate_flags_reusing,
+    evaluate_warnings,
+    evidence_kinds,
     held_flags,
     record_evidence,
     resolve_parameters,
+    warning_frame,
 )
 
 log = logging.getLogger("dalink")
@@ -220,10 +226,10 @@ def _fingerprint(extracts: Extracts, as_of: date, config_path: Path | None) -> s
     return digest.hexdigest()
 
 
-def _record_hash(records: pd.DataFrame) -> pd.Series:
-    """A content hash per record (for telling changed records apart on later nights)."""
+def _record_hash(records: pd.DataFrame) -> np.ndarray:
+    """A 64-bit content hash per record (for telling changed records apart on later nights)."""
     hashed = pd.util.hash_pandas_object(records.drop(columns=["record_key"]), index=False)
-    return pd.Series(hashed.to_numpy().astype(str), index=records.index, dtype="string")
+    return hashed.to_numpy(dtype=np.uint64)
 
 
 def _people(
@@ -328,9 +334,13 @@ def _evaluate(
     as_of: date,
     config: RunConfig,
     evidence: pd.DataFrame | None = None,
+    warnings: bool = True,
 ) -> _Evaluated:
     """The rules for one assignment of records to persons and households.  ``evidence``:
-    the night's record-level evidence (``_record_evidence``), when already derived."""
+    the night's record-level evidence (``_record_evidence``), when already derived; only
+    the rows of ``linked``'s records are used.  ``warnings=False``: the flag rules only."""
+    if evidence is not None and len(evidence) and len(linked) < len(evidence):
+        evidence = evidence.loc[evidence["record_key"].isin(linked["record_key"])]
     try:
         context = RuleContext.build(
             tables=extracts.tables,
@@ -340,18 +350,68 @@ def _evaluate(
             as_of=pd.Timestamp(as_of),
             record_evidence=evidence,
         )
-        results = evaluate_all(context, config.rules)
+        flags = evaluate_flags(context, config.rules)
+        found = evaluate_warnings(context, config.rules) if warnings else warning_frame()
     except RuleConfigError as exc:
         raise ConfigError(f"[rules] / [codes]: {exc}") from exc
     # Unrouted rows have no recipient code: a blank, never NA (NA keys vanish in groupby).
     return _Evaluated(
         linked=linked,
         people=people,
-        flags=results.flags.assign(recipient_code=results.flags["recipient_code"].fillna("")),
-        warnings=results.warnings.assign(
-            recipient_code=results.warnings["recipient_code"].fillna("")
-        ),
+        flags=flags.assign(recipient_code=flags["recipient_code"].fillna("")),
+        warnings=found.assign(recipient_code=found["recipient_code"].fillna("")),
     )
+
+
+def _night_rules(
+    extracts: Extracts,
+    linked: pd.DataFrame,
+    people: pd.DataFrame,
+    *,
+    as_of: date,
+    config: RunConfig,
+    evidence: pd.DataFrame,
+    previous: FlagState | None,
+    record_hash: np.ndarray,
+) -> tuple[_Evaluated, FlagNight]:
+    """The night's rules: flags reusing last night's where nothing they rest on changed
+    (``rules.incremental``), warnings in full."""
+    try:
+        codes = CodeLists.from_config(config.codes)
+        flag_night = evaluate_flags_reusing(
+            records=linked,
+            people=people,
+            record_evidence=evidence,
+            codes=codes,
+            as_of=pd.Timestamp(as_of),
+            params=config.rules,
+            previous=previous,
+            record_hash=record_hash,
+        )
+        kinds = evidence_kinds("warning")
+        if kinds is not None:
+            evidence = evidence.loc[evidence["kind"].isin(kinds)]
+        context = RuleContext.build(
+            tables=extracts.tables,
+            records=linked,
+            people=people,
+            codes=codes,
+            as_of=pd.Timestamp(as_of),
+            record_evidence=evidence
+            if kinds is None
+            else evidence.loc[evidence["kind"].isin(kinds)],
+        )
+        found = evaluate_warnings(context, config.rules)
+    except RuleConfigError as exc:
+        raise ConfigError(f"[rules] / [codes]: {exc}") from exc
+    flags = flag_night.flags
+    evaluated = _Evaluated(
+        linked=linked,
+        people=people,
+        flags=flags.assign(recipient_code=flags["recipient_code"].fillna("")),
+        warnings=found.assign(recipient_code=found["recipient_code"].fillna("")),
+    )
+    return evaluated, flag_night
 
 
 def _record_evidence(extracts: Extracts, *, as_of: date, config: RunConfig) -> pd.DataFrame:
@@ -562,8 +622,16 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
                 note["detail"] = f"{people['household_ref'].nunique()} households"
             with stages.stage("rules") as note:
                 evidence = _record_evidence(extracts, as_of=options.as_of, config=config)
-                night = _evaluate(
-                    extracts, linked, people, as_of=options.as_of, config=config, evidence=evidence
+                record_hash = _record_hash(records)  # records and linked share their row order
+                night, flag_night = _night_rules(
+                    extracts,
+                    linked,
+                    people,
+                    as_of=options.as_of,
+                    config=config,
+                    evidence=evidence,
+                    previous=FlagState.from_bytes(store.night_state("rules")),
+                    record_hash=record_hash,
                 )
                 review = result.review.assign(
                     pair_id=pair_ids(result.review["record_key_l"], result.review["record_key_r"])
@@ -589,6 +657,7 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
                         as_of=options.as_of,
                         config=config,
                         evidence=evidence,
+                        warnings=False,  # held flags compare flags only
                     )
                     held = _held(
                         night.flags,
@@ -597,7 +666,17 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
                         record_person,
                         review,
                     )
-                note["detail"] = f"{len(night.flags)} flags, {len(night.warnings)} warnings"
+                log.info(
+                    "rules: flags of %d of %d persons evaluated%s",
+                    flag_night.evaluated,
+                    flag_night.persons,
+                    f" ({flag_night.reason})" if flag_night.reason else "",
+                )
+                note["detail"] = (
+                    f"{len(night.flags)} flags, {len(night.warnings)} warnings; flags of "
+                    f"{flag_night.evaluated} of {flag_night.persons} persons evaluated"
+                    + (f" ({flag_night.reason})" if flag_night.reason else "")
+                )
             with stages.stage("write") as note:
                 lifecycle = apply_lifecycle(
                     night.flags, store.active_flags(), as_of=pd.Timestamp(options.as_of)
@@ -652,6 +731,7 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
                 if households.parsed is not None:
                     night_state["addresses"] = households.parsed.to_bytes()
                 night_state["household_refs"] = refs_to_bytes(ref_map(households), key=key)
+                night_state["rules"] = flag_night.state.to_bytes()
                 state = RunState(
                     run_id=run_id,
                     as_of=options.as_of,
@@ -667,7 +747,7 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
                             "person_ref",
                             "household_ref",
                         ]
-                    ].assign(record_hash=_record_hash(records).values),
+                    ].assign(record_hash=pd.array(record_hash.astype(str), dtype="string")),
                     person_events=person_events.rename(columns={"event": "kind"}),
                     review_links=review_links,
                     held=held,

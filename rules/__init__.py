@@ -20,12 +20,19 @@ Outputs
   due_by, sent_at, hours_late, holiday_period``.
 """
 
-from rules.base import RAW_FLAG_COLUMNS, WARNING_COLUMNS, Rule
+from rules.base import RAW_FLAG_COLUMNS, WARNING_COLUMNS, Rule, warning_frame
 from rules.codes import CodeLists
 from rules.context import RuleContext
-from rules.engine import RuleResults, evaluate_all
+from rules.engine import (
+    RuleResults,
+    evaluate_all,
+    evaluate_flags,
+    evaluate_warnings,
+    evidence_kinds,
+)
 from rules.errors import RoutingError, RuleConfigError, RulesError
 from rules.evidence import EVIDENCE_COLUMNS, EVIDENCE_KINDS, derive_evidence, record_evidence
+from rules.incremental import FlagNight, FlagState, evaluate_flags_reusing
 from rules.lifecycle import LIFECYCLE_COLUMNS, apply_lifecycle, held_flags
 from rules.registry import RULES, RULES_BY_ID, resolve_parameters
 from rules.routing import FLAG_COLUMNS, HOLDING_COLUMNS, holdings, route, route_warnings
@@ -41,6 +48,8 @@ __all__ = [
     "RULES_BY_ID",
     "WARNING_COLUMNS",
     "CodeLists",
+    "FlagNight",
+    "FlagState",
     "RoutingError",
     "Rule",
     "RuleConfigError",
@@ -50,10 +59,15 @@ __all__ = [
     "apply_lifecycle",
     "derive_evidence",
     "evaluate_all",
+    "evaluate_flags",
+    "evaluate_flags_reusing",
+    "evaluate_warnings",
+    "evidence_kinds",
     "held_flags",
     "holdings",
     "record_evidence",
     "resolve_parameters",
     "route",
     "route_warnings",
+    "warning_frame",
 ]

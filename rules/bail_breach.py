@@ -33,6 +33,7 @@ class Rule_BAIL_BREACH(Rule):
     severity = "HIGH"
     recipients = ("POLICE",)
     parameters = MappingProxyType({"window_days": 365})
+    windows = ("window_days",)
 
     def evaluate(self, context: RuleContext, params: Mapping[str, int]) -> pd.DataFrame:
         ev = context.evidence

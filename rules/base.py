@@ -57,6 +57,16 @@ class Rule:
     recipients: ClassVar[tuple[str, ...]]
     parameters: ClassVar[Mapping[str, int]]
     rationale: ClassVar[str] = ""
+    # How a flag rule reads as_of (rules.incremental relies on it to reuse last night's
+    # flags): ``windows`` names the day parameters that are windows ending on as_of,
+    # ``gaps`` those that compare two evidence dates with each other, ``ages`` the ages in
+    # years whose birthday changes the output.  Every ``*_days`` parameter of a flag rule
+    # is a window or a gap (a test checks it).
+    windows: ClassVar[tuple[str, ...]] = ()
+    # The evidence kinds a rule reads (None: any); lets a caller link only those rows.
+    evidence_kinds: ClassVar[tuple[str, ...] | None] = None
+    gaps: ClassVar[tuple[str, ...]] = ()
+    ages: ClassVar[tuple[int, ...]] = ()
 
     def __init_subclass__(cls) -> None:
         super().__init_subclass__()

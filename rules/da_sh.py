@@ -45,6 +45,7 @@ class Rule_DA_SH(Rule):
     severity = "HIGH"
     recipients = ("GP", "AE", "MH")
     parameters = MappingProxyType({"window_days": 90, "da_known_days": 730})
+    windows = ("window_days", "da_known_days")
 
     def evaluate(self, context: RuleContext, params: Mapping[str, int]) -> pd.DataFrame:
         harm = latest(kind_in_window(context, ("SELF_HARM",), params["window_days"]), "person_ref")

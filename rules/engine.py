@@ -56,3 +56,11 @@ def evaluate_warnings(
     parts = _raw(context, params, "warning")
     raw = warning_frame(pd.concat(parts, ignore_index=True) if parts else None)
     return route_warnings(raw, context.holdings_for(raw["person_ref"]))
+
+
+def evidence_kinds(kind: str) -> frozenset[str] | None:
+    """The evidence kinds the rules of ``kind`` (flag / warning) read; None when any."""
+    declared = [rule.evidence_kinds for rule in RULES if rule.kind == kind]
+    if any(kinds is None for kinds in declared):
+        return None
+    return frozenset(k for kinds in declared if kinds is not None for k in kinds)

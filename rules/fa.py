@@ -37,6 +37,7 @@ class Rule_FA(Rule):
     severity = "HIGH if DA_KNOWN, else MEDIUM"
     recipients = ("GP", "AE providers attended in the window")
     parameters = MappingProxyType({"window_days": 365, "min_attendances": 5, "da_known_days": 730})
+    windows = ("window_days", "da_known_days")
 
     def evaluate(self, context: RuleContext, params: Mapping[str, int]) -> pd.DataFrame:
         visits = kind_in_window(context, ("AE_ATTENDANCE",), params["window_days"])

@@ -53,6 +53,8 @@ class Rule_HH_CRISIS(Rule):
     severity = "HIGH"
     recipients = ("GP", "MH")
     parameters = MappingProxyType({"window_days": 90, "within_days": 14, "communal_size": 10})
+    windows = ("window_days",)
+    gaps = ("within_days",)
 
     def evaluate(self, context: RuleContext, params: Mapping[str, int]) -> pd.DataFrame:
         members = household_members(context, params["communal_size"])

@@ -47,6 +47,8 @@ class Rule_HH_DA(Rule):
     severity = "HIGH if under 18 on as_of, else MEDIUM"
     recipients = ("GP",)
     parameters = MappingProxyType({"da_known_days": 730, "communal_size": 10})
+    windows = ("da_known_days",)
+    ages = (18,)
 
     def evaluate(self, context: RuleContext, params: Mapping[str, int]) -> pd.DataFrame:
         members = household_members(context, params["communal_size"])
@@ -58,7 +60,7 @@ class Rule_HH_DA(Rule):
             on="person_ref",
             how="left",
         )
-        adult_on = hits["date_of_birth"] + pd.DateOffset(years=18)
+        adult_on = hits["date_of_birth"] + pd.DateOffset(years=self.ages[0])
         child = (adult_on > context.as_of).fillna(False).astype(bool)
         summary = (
             "A member of this person's household has domestic abuse known ("

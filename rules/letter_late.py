@@ -42,6 +42,7 @@ class Rule_LETTER_LATE(Rule):
     severity = "warning"
     recipients = ("A&E provider of the attendance",)
     parameters = MappingProxyType({"window_days": 90, "due_hours": 24})
+    evidence_kinds = ("SELF_HARM",)
 
     def evaluate(self, context: RuleContext, params: Mapping[str, int]) -> pd.DataFrame:
         att = letter_attendances(context, params["window_days"])

@@ -52,6 +52,7 @@ class Rule_LETTER_NOT_RECEIVED(Rule):
     severity = "warning"
     recipients = ("GP",)
     parameters = MappingProxyType({"window_days": 90, "wait_days": 7, "match_days": 2})
+    evidence_kinds = ("SELF_HARM",)
 
     def evaluate(self, context: RuleContext, params: Mapping[str, int]) -> pd.DataFrame:
         att = letter_attendances(context, params["window_days"])

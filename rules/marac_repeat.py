@@ -36,6 +36,8 @@ class Rule_MARAC_REPEAT(Rule):
     severity = "HIGH"
     recipients = ("POLICE",)
     parameters = MappingProxyType({"window_days": 365, "after_marac_days": 365})
+    windows = ("window_days",)
+    gaps = ("after_marac_days",)
 
     def evaluate(self, context: RuleContext, params: Mapping[str, int]) -> pd.DataFrame:
         ev = context.evidence

@@ -45,6 +45,7 @@ class Rule_MH_LETTER_LATE(Rule):
     severity = "warning"
     recipients = ("MH provider of the discharge",)
     parameters = MappingProxyType({"window_days": 90, "due_days": 1})
+    evidence_kinds = ()
 
     def evaluate(self, context: RuleContext, params: Mapping[str, int]) -> pd.DataFrame:
         t = table(context, "mh_activity", _ACTIVITY)

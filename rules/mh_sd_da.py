@@ -44,6 +44,7 @@ class Rule_MH_SD_DA(Rule):
     severity = "HIGH"
     recipients = ("GP", "MH provider of the self-discharge")
     parameters = MappingProxyType({"window_days": 90, "da_known_days": 730})
+    windows = ("window_days", "da_known_days")
 
     def evaluate(self, context: RuleContext, params: Mapping[str, int]) -> pd.DataFrame:
         discharges = kind_in_window(context, ("MH_SELF_DISCHARGE",), params["window_days"])

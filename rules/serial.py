@@ -34,6 +34,7 @@ class Rule_SERIAL(Rule):
     severity = "HIGH"
     recipients = ("POLICE",)
     parameters = MappingProxyType({"window_days": 1825, "min_victims": 2})
+    windows = ("window_days",)
 
     def evaluate(self, context: RuleContext, params: Mapping[str, int]) -> pd.DataFrame:
         suspect = kind_in_window(context, ("DA_SUSPECT",), params["window_days"])
