@@ -257,7 +257,9 @@ def _people(
         np.isnat(address_date), np.iinfo(np.int64).max, -address_date.view(np.int64)
     )
     order = dated[np.lexsort((latest_first, not_gp, code[dated]))]
-    first = np.flatnonzero(np.r_[True, code[order][1:] != code[order][:-1]])
+    first = (
+        np.flatnonzero(np.r_[True, code[order][1:] != code[order][:-1]]) if len(order) else order
+    )
     dob_row = np.full(len(refs), -1, dtype=np.intp)
     dob_row[code[order][first]] = order[first]
     people = pd.DataFrame(
@@ -424,37 +426,6 @@ def _record_evidence(extracts: Extracts, *, as_of: date, config: RunConfig) -> p
         raise ConfigError(f"[codes]: {exc}") from exc
 
 
-def _provisional_scope(
-    review: pd.DataFrame, linked: pd.DataFrame, people: pd.DataFrame, evidence: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The part of the provisional world the held-flag pass must evaluate.
-
-    A held flag is only ever attached to the provisional person holding a pending link
-    (``_held``), and a rule about a person reads only that person, the members of their
-    household and the other persons in their police incidents (SERIAL counts victims).
-    Those persons' records and people rows are returned; everyone else's flags cannot
-    differ between the two passes in a way the review queue shows, so they are not
-    evaluated twice.
-    """
-    person_of = linked.set_index("record_key")["person_ref"]
-    pending = pd.concat([review["record_key_l"], review["record_key_r"]]).drop_duplicates()
-    holding = pd.Index(person_of.reindex(pending.to_numpy()).dropna().unique())
-    homes = people.loc[people["person_ref"].isin(holding), "household_ref"].dropna()
-    housemates = people.loc[people["household_ref"].isin(homes), "person_ref"]
-    own_records = linked.loc[linked["person_ref"].isin(holding), "record_key"]
-    incidents = evidence.loc[
-        evidence["record_key"].isin(own_records) & evidence["incident_id"].notna(),
-        ["org_code", "incident_id"],
-    ].drop_duplicates()
-    in_incidents = evidence.merge(incidents, on=["org_code", "incident_id"])["record_key"]
-    co_nominals = person_of.reindex(in_incidents.drop_duplicates().to_numpy()).dropna()
-    scope = holding.union(pd.Index(housemates)).union(pd.Index(co_nominals))
-    return (
-        linked.loc[linked["person_ref"].isin(scope)].reset_index(drop=True),
-        people.loc[people["person_ref"].isin(scope)].reset_index(drop=True),
-    )
-
-
 def _review_detail(review: pd.DataFrame, records: pd.DataFrame, result: LinkageResult) -> pd.Series:
     """The JSON a reviewer is shown for each pending link (small: the review band only)."""
     fields_shown = [c for c in RECORD_FIELDS_FOR_REVIEW if c in records.columns]
@@ -495,21 +466,25 @@ def _review_detail(review: pd.DataFrame, records: pd.DataFrame, result: LinkageR
 def _held(
     confirmed: pd.DataFrame,
     provisional: pd.DataFrame,
-    provisional_map: pd.DataFrame,
+    merged: pd.DataFrame,
     record_person: pd.DataFrame,
     review: pd.DataFrame,
 ) -> pd.DataFrame:
     """Held flags, attached to every pending link inside the provisional person they rest on."""
-    held = held_flags(confirmed, provisional, provisional_map, record_person=record_person)
+    held = held_flags(confirmed, provisional, merged)
     if not len(held) or not len(review):
         return pd.DataFrame(
             columns=["pair_id", "rule", "recipient_type", "recipient_code", "severity"]
         )
     pair_person = review[["pair_id", "record_key_l"]].merge(
-        provisional_map.rename(columns={"record_key": "record_key_l"}),
-        on="record_key_l",
-    )[["pair_id", "person_ref"]]
-    out = held.merge(pair_person, on="person_ref")
+        record_person.rename(columns={"record_key": "record_key_l"}), on="record_key_l"
+    )
+    pair_person["person_ref"] = (
+        pair_person["person_ref"]
+        .map(merged.set_index("person_ref")["provisional_ref"])
+        .fillna(pair_person["person_ref"])
+    )
+    out = held.merge(pair_person[["pair_id", "person_ref"]], on="person_ref")
     return (
         out[["pair_id", "rule", "recipient_type", "recipient_code", "severity"]]
         .drop_duplicates(["pair_id", "rule", "recipient_type", "recipient_code"])
@@ -517,13 +492,113 @@ def _held(
     )
 
 
-def _provisional_refs(result: LinkageResult, record_person: pd.DataFrame) -> pd.DataFrame:
-    """record_key → provisional person_ref (the smallest confirmed ref in its cluster)."""
-    merged = result.provisional.merge(record_person, on="record_key")
-    # a string groupby-min runs a Python loop per group: sort once, take each group's first
-    first = merged.sort_values("person_ref", kind="stable").drop_duplicates("cluster_id")
-    smallest = merged["cluster_id"].map(first.set_index("cluster_id")["person_ref"])
-    return pd.DataFrame({"record_key": merged["record_key"], "person_ref": smallest})
+def _merged_persons(result: LinkageResult, record_person: pd.DataFrame) -> pd.DataFrame:
+    """Confirmed persons that pending links would merge: ``person_ref`` →
+    ``provisional_ref``, the smallest confirmed ref in their provisional cluster (only
+    clusters of two or more confirmed persons; everyone else is their own)."""
+    prov_keys = result.provisional["record_key"].to_numpy(dtype=object)
+    keys = record_person["record_key"].to_numpy(dtype=object)
+    at = (
+        np.arange(len(keys))
+        if len(keys) == len(prov_keys) and np.array_equal(keys, prov_keys)
+        else pd.Index(keys).get_indexer(pd.Index(prov_keys))
+    )
+    person, persons = pd.factorize(record_person["person_ref"])
+    label = result.provisional["cluster_id"].to_numpy(dtype=np.int64)
+    pairs = np.unique(label * (len(persons) + 1) + person[at])
+    pair_label, pair_person = np.divmod(pairs, len(persons) + 1)
+    starts = np.r_[True, pair_label[1:] != pair_label[:-1]]
+    group = np.cumsum(starts) - 1
+    size = np.bincount(group)
+    many = size[group] > 1
+    merged = pd.DataFrame(
+        {
+            "person_ref": pd.array(np.asarray(persons)[pair_person[many]], dtype="string"),
+            "cluster": group[many],
+        }
+    )
+    smallest = merged.sort_values("person_ref", kind="stable").drop_duplicates("cluster")
+    merged["provisional_ref"] = merged["cluster"].map(smallest.set_index("cluster")["person_ref"])
+    return merged[["person_ref", "provisional_ref"]].reset_index(drop=True)
+
+
+def _provisional_world(
+    review: pd.DataFrame,
+    merged: pd.DataFrame,
+    records: pd.DataFrame,
+    linked: pd.DataFrame,
+    people: pd.DataFrame,
+    households: Households,
+    evidence: pd.DataFrame,
+    *,
+    as_of: date,
+    key: bytes,
+    config: RunConfig,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Records and people of the world with pending links accepted, for the persons the
+    held-flag pass must evaluate: those holding a pending link, their housemates and their
+    police co-nominals (a rule about a person reads no one else; see ``rules.incremental``).
+
+    Only merged persons' households can differ from tonight's. A merged person lives at
+    one of its parts' current addresses, so its housemates are among its parts' housemates:
+    the households are rebuilt for the parts and their housemates only (with tonight's
+    address keys); everyone else's records and people rows are tonight's as they are (a
+    pending link the clustering would not merge leaves both its persons as they are).
+    """
+    provisional_of = merged.set_index("person_ref")["provisional_ref"]
+    parts = pd.Index(merged["person_ref"])
+    homes = people.loc[people["person_ref"].isin(parts), "household_ref"].dropna()
+    rebuilt = parts.union(pd.Index(people.loc[people["household_ref"].isin(homes), "person_ref"]))
+    redo = linked["person_ref"].isin(rebuilt).to_numpy()
+    person_after = linked["person_ref"].copy()
+    moved = person_after.isin(parts).to_numpy()
+    person_after[moved] = person_after[moved].map(provisional_of)
+    if not redo.any():  # no pending link would merge anyone: tonight's world as it is
+        linked_r, people_r = linked.iloc[:0], people.iloc[:0]
+    else:
+        linked_r, people_r, _ = _with_households(
+            records.iloc[np.flatnonzero(redo)],
+            pd.DataFrame(
+                {"record_key": linked["record_key"][redo], "person_ref": person_after[redo]}
+            ),
+            as_of=as_of,
+            key=key,
+            config=config,
+            known=households,
+        )
+    # the persons to evaluate
+    person_of = pd.Series(person_after.to_numpy(), index=linked["record_key"].to_numpy())
+    pending = pd.concat([review["record_key_l"], review["record_key_r"]]).drop_duplicates()
+    holding = pd.Index(person_of.reindex(pending.to_numpy()).dropna().unique())
+    # everyone's people row in that world: the rebuilt persons', and tonight's for the rest
+    world = pd.concat(
+        [people_r, people.loc[~people["person_ref"].isin(rebuilt)]], ignore_index=True
+    )
+    homes_p = world.loc[world["person_ref"].isin(holding), "household_ref"].dropna()
+    housemates = world.loc[world["household_ref"].isin(homes_p), "person_ref"]
+    own_records = person_of.index[person_of.isin(holding).to_numpy()]
+    incidents = evidence.loc[
+        evidence["record_key"].isin(own_records) & evidence["incident_id"].notna(),
+        ["org_code", "incident_id"],
+    ].drop_duplicates()
+    in_incidents = evidence.merge(incidents, on=["org_code", "incident_id"])["record_key"]
+    co_nominals = person_of.reindex(in_incidents.drop_duplicates().to_numpy()).dropna()
+    scope = holding.union(pd.Index(housemates)).union(pd.Index(co_nominals))
+    # in record order, as a pass over everyone would hold them
+    position = pd.Series(np.arange(len(linked)), index=linked["record_key"].to_numpy())
+    outside = ~redo & linked["person_ref"].isin(scope).to_numpy()
+    scoped = pd.concat(
+        [linked_r.loc[linked_r["person_ref"].isin(scope)], linked.loc[outside]],
+        ignore_index=True,
+    )
+    scoped = scoped.iloc[
+        np.argsort(position.reindex(scoped["record_key"].to_numpy()).to_numpy(), kind="stable")
+    ].reset_index(drop=True)
+    first_seen = pd.unique(scoped["person_ref"])
+    persons = world.loc[world["person_ref"].isin(scope)]
+    persons = persons.set_index("person_ref", drop=False).loc[pd.Index(first_seen)]
+    persons = persons.reset_index(drop=True)
+    return scoped, persons
 
 
 def _review_queue_file(review: pd.DataFrame, held: pd.DataFrame) -> pd.DataFrame:
@@ -640,16 +715,19 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
                     columns=["pair_id", "rule", "recipient_type", "recipient_code", "severity"]
                 )
                 if len(review):
-                    provisional_map = _provisional_refs(result, record_person)
-                    linked_p, people_p, _ = _with_households(
+                    merged = _merged_persons(result, record_person)
+                    linked_p, people_p = _provisional_world(
+                        review,
+                        merged,
                         records,
-                        provisional_map,
+                        linked,
+                        people,
+                        households,
+                        evidence,
                         as_of=options.as_of,
                         key=key,
                         config=config,
-                        known=households,
                     )
-                    linked_p, people_p = _provisional_scope(review, linked_p, people_p, evidence)
                     provisional = _evaluate(
                         extracts,
                         linked_p,
@@ -659,13 +737,7 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
                         evidence=evidence,
                         warnings=False,  # held flags compare flags only
                     )
-                    held = _held(
-                        night.flags,
-                        provisional.flags,
-                        provisional_map,
-                        record_person,
-                        review,
-                    )
+                    held = _held(night.flags, provisional.flags, merged, record_person, review)
                 log.info(
                     "rules: flags of %d of %d persons evaluated%s",
                     flag_night.evaluated,

@@ -7,6 +7,7 @@ import json
 import sqlite3
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -163,11 +164,66 @@ def test_held_pass_scoped_to_pending_persons_loses_nothing(
         )
         return held(tmp_path / name / "store.db")
 
+    def everyone_world(
+        review: pd.DataFrame,
+        merged: pd.DataFrame,
+        records: pd.DataFrame,
+        linked: pd.DataFrame,
+        people: pd.DataFrame,
+        households: object,
+        evidence: pd.DataFrame,
+        **kw: Any,
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The whole world with pending links accepted: every household rebuilt, everyone
+        evaluated."""
+        person = linked["person_ref"].map(merged.set_index("person_ref")["provisional_ref"])
+        record_person = pd.DataFrame(
+            {"record_key": linked["record_key"], "person_ref": person.fillna(linked["person_ref"])}
+        )
+        world, persons, _ = pipeline._with_households(
+            records, record_person, known=households, **kw
+        )
+        return world, persons
+
+    worlds: dict[str, pd.DataFrame] = {}
+
+    def capture(name: str, build: Any) -> Any:
+        """Keep, per person holding a pending link, their household in that world: each
+        person named by their smallest record key (refs differ between the two stores)."""
+
+        def wrapped(review: pd.DataFrame, merged: pd.DataFrame, *args: Any, **kw: Any) -> Any:
+            linked, persons = build(review, merged, *args, **kw)
+            name_of = linked.groupby("person_ref")["record_key"].min()
+            holding = linked.loc[linked["record_key"].isin(review["record_key_l"]), "person_ref"]
+            mine = persons.loc[persons["person_ref"].isin(holding), ["person_ref", "household_ref"]]
+            homes = mine.merge(persons, on="household_ref", suffixes=("_holder", ""))
+            homes = homes.loc[homes["household_ref"].notna()]
+            worlds[name] = (
+                pd.DataFrame(
+                    {
+                        "holder": homes["person_ref_holder"].map(name_of).to_numpy(),
+                        "member": homes["person_ref"].map(name_of).to_numpy(),
+                        "date_of_birth": homes["date_of_birth"].to_numpy(),
+                        "communal": homes["communal"].to_numpy(),
+                        "sensitive": homes["sensitive"].to_numpy(),
+                    }
+                )
+                .sort_values(["holder", "member"])
+                .reset_index(drop=True)
+            )
+            return linked, persons
+
+        return wrapped
+
+    real_world = pipeline._provisional_world
+    monkeypatch.setattr(pipeline, "_provisional_world", capture("scoped", real_world))
     scoped = night("scoped")
-    monkeypatch.setattr(
-        pipeline, "_provisional_scope", lambda review, linked, people, ev: (linked, people)
-    )
+    monkeypatch.setattr(pipeline, "_provisional_world", capture("everyone", everyone_world))
     everyone = night("everyone")
+    # Structurally: each person holding a pending link has, in the scoped world, the same
+    # housemates (with the same rows) as in the whole world.
+    assert (worlds["everyone"]["holder"] != worlds["everyone"]["member"]).any()
+    pd.testing.assert_frame_equal(worlds["scoped"], worlds["everyone"])
     assert len(everyone) >= 2, "the wide band must leave flags held behind links"
     # a household rule is held too, so the housemates part of the scope is exercised
     assert set(everyone["rule"]) & {"HH-DA", "HH-CRISIS"}, set(everyone["rule"])
