@@ -945,24 +945,28 @@ def _report_stats(
         edges = np.arange(np.floor(weights.min()), np.ceil(weights.max()) + 2, 2.0)
         counts, edges = np.histogram(weights, bins=edges)
         stats["match_weight_histogram"] = {"edges": edges.tolist(), "counts": counts.tolist()}
-    sizes = linked.groupby("person_ref").size().clip(upper=10)
+    # records per person on integer codes (a string group-by sorts every ref first)
+    person, persons = pd.factorize(linked["person_ref"])
+    sizes = np.bincount(np.minimum(np.bincount(person[person >= 0], minlength=len(persons)), 10))
     stats["cluster_sizes"] = {
-        ("10+" if size == 10 else str(size)): int(n)
-        for size, n in sizes.value_counts().sort_index().items()
+        ("10+" if size == 10 else str(size)): int(n) for size, n in enumerate(sizes) if n
     }
     stats["flags_by_recipient_type"] = {
         str(k): int(v) for k, v in flags["recipient_type"].value_counts().sort_index().items()
     }
     # Link rate: hospital, MH and police records that linked to a person with a GP record.
-    with_gp = set(linked.loc[linked["source"] == "gp", "person_ref"])
-    others = linked[linked["source"] != "gp"]
+    is_gp = (linked["source"] == "gp").to_numpy(dtype=bool)
+    has_gp = np.zeros(len(persons) + 1, dtype=bool)
+    has_gp[person[is_gp]] = True  # code -1 (no person) lands on the spare last slot
+    has_gp[-1] = False
+    others = linked[~is_gp]
     age = (pd.Timestamp(as_of) - others["date_of_birth"]).dt.days // 365.25
     band = pd.cut(age, bins=_AGE_BANDS, labels=_AGE_LABELS, right=False)
     frame = pd.DataFrame(
         {
             "age_band": band.astype("string").fillna("unknown"),
             "sex": others["sex"].astype("string").fillna("U"),
-            "linked": others["person_ref"].isin(with_gp),
+            "linked": has_gp[person[~is_gp]],
         }
     )
     grouped = frame.groupby(["age_band", "sex"])["linked"].agg(records="size", linked="sum")
