@@ -145,6 +145,10 @@ def _gp(tables: Mapping[str, pd.DataFrame], codes: CodeLists, as_of: pd.Timestam
     t = _require(
         tables, "gp_events", ("practice_code", "patient_id", "event_id", "code", "effective_date")
     )
+    # Events first narrowed to those any list codes: a few in a hundred give evidence, and
+    # only those need their text and dates read.
+    listed = code_hits(t["code"], codes.da | codes.da_child | codes.self_harm).to_numpy()
+    t = t.loc[listed]
     base = pd.DataFrame(
         {
             "source": "gp",
