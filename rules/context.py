@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
@@ -75,6 +75,17 @@ class RuleContext:
     tables: Mapping[str, pd.DataFrame] = field(default_factory=lambda: MappingProxyType({}))
     record_person: pd.Series = field(default_factory=lambda: pd.Series(dtype="string"))
     records: pd.DataFrame | None = None
+    # What several rules derive alike from this context, derived once (see ``memo``).
+    _memo: dict[object, pd.DataFrame] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def memo(self, key: object, derive: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        """``derive()``, computed once per context and ``key``; a copy each time, so no
+        rule can change what another reads."""
+        if key not in self._memo:
+            self._memo[key] = derive()
+        return self._memo[key].copy()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "as_of", pd.Timestamp(self.as_of).normalize())

@@ -25,8 +25,15 @@ def letter_attendances(context: RuleContext, window_days: int) -> pd.DataFrame:
     Those with ``SELF_HARM`` evidence or any safeguarding concern, that departed (arrived,
     when departure is blank) in the last ``window_days`` days. Columns: ``provider_code,
     attendance_id, person_ref, local_id, left_at`` (departure or arrival), ``sent_at`` (blank
-    when not sent by the end of ``as_of``).
+    when not sent by the end of ``as_of``).  Derived once per context and window (two
+    warnings read it).
     """
+    return context.memo(
+        ("letter_attendances", window_days), lambda: _letter_attendances(context, window_days)
+    )
+
+
+def _letter_attendances(context: RuleContext, window_days: int) -> pd.DataFrame:
     t = table(context, "ae_attendances", AE_COLUMNS)
     t = t.loc[~t.duplicated(["provider_code", "attendance_id"], keep="first")]
     arrival = pd.to_datetime(t["arrival_at"]).astype("datetime64[ns]")
