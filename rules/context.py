@@ -9,6 +9,7 @@ from types import MappingProxyType
 
 import pandas as pd
 
+from rules.base import as_datetime
 from rules.codes import CodeLists
 from rules.evidence import (
     as_bool,
@@ -33,7 +34,7 @@ def people_frame(people: pd.DataFrame | None = None) -> pd.DataFrame:
             else pd.Series(pd.NA, index=frame.index, dtype="string")
         )
     dob = frame["date_of_birth"] if "date_of_birth" in frame else pd.Series(pd.NaT, index=out.index)
-    out["date_of_birth"] = pd.to_datetime(dob).astype("datetime64[ns]")
+    out["date_of_birth"] = as_datetime(dob)
     for col in ("communal", "sensitive"):
         out[col] = as_bool(frame[col]) if col in frame else False
     return out.loc[:, list(PEOPLE_COLUMNS)].reset_index(drop=True)
@@ -46,7 +47,7 @@ def holdings_frame(rows: pd.DataFrame | None = None) -> pd.DataFrame:
     for col in HOLDING_COLUMNS:
         if col == "last_seen":
             values = frame[col] if col in frame else pd.Series(pd.NaT, index=frame.index)
-            out[col] = pd.to_datetime(values).astype("datetime64[ns]")
+            out[col] = as_datetime(values)
         else:
             out[col] = (
                 frame[col].astype("string")

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rules.base import sorted_positions
+from rules.base import as_datetime, sorted_positions
 from rules.codes import CodeLists
 from rules.errors import RulesError
 
@@ -118,7 +118,7 @@ def _text(values: pd.Series) -> pd.Series:
 
 
 def _dates(values: pd.Series) -> pd.Series:
-    return pd.to_datetime(values).astype("datetime64[ns]")
+    return as_datetime(values)
 
 
 def code_hits(values: pd.Series, codes: frozenset[str]) -> pd.Series:

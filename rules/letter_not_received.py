@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from rules.base import Rule, holiday_period, table, warning_frame
+from rules.base import Rule, as_datetime, holiday_period, table, warning_frame
 from rules.letters import letter_attendances, run_end, whole_hours
 
 if TYPE_CHECKING:
@@ -74,12 +74,12 @@ class Rule_LETTER_NOT_RECEIVED(Rule):
                 "sender_reference": _text(
                     c.get("sender_reference", pd.Series(pd.NA, index=c.index))
                 ),
-                "document_date": pd.to_datetime(
+                "document_date": as_datetime(
                     c.get("document_date", pd.Series(pd.NaT, index=c.index))
-                ).astype("datetime64[ns]"),
-                "received_date": pd.to_datetime(
+                ),
+                "received_date": as_datetime(
                     c.get("received_date", pd.Series(pd.NaT, index=c.index))
-                ).astype("datetime64[ns]"),
+                ),
             }
         )
         letters = letters.loc[

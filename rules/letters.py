@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from rules.base import in_window, table
+from rules.base import as_datetime, in_window, table
 
 if TYPE_CHECKING:
     from rules.context import RuleContext
@@ -36,10 +36,10 @@ def letter_attendances(context: RuleContext, window_days: int) -> pd.DataFrame:
 def _letter_attendances(context: RuleContext, window_days: int) -> pd.DataFrame:
     t = table(context, "ae_attendances", AE_COLUMNS)
     t = t.loc[~t.duplicated(["provider_code", "attendance_id"], keep="first")]
-    arrival = pd.to_datetime(t["arrival_at"]).astype("datetime64[ns]")
-    departure = pd.to_datetime(
+    arrival = as_datetime(t["arrival_at"])
+    departure = as_datetime(
         t["departure_at"] if "departure_at" in t else pd.Series(pd.NaT, index=t.index)
-    ).astype("datetime64[ns]")
+    )
     left_at = departure.fillna(arrival)
     # Dates first: the window holds a few percent of a year's attendances, and the text
     # work below need only be done for those.
@@ -51,9 +51,9 @@ def _letter_attendances(context: RuleContext, window_days: int) -> pd.DataFrame:
     t, arrival, left_at = t.loc[when], arrival.loc[when], left_at.loc[when]
     provider = t["provider_code"].astype("string").str.strip()
     attendance = t["attendance_id"].astype("string").str.strip()
-    sent = pd.to_datetime(
+    sent = as_datetime(
         t["gp_letter_sent_at"] if "gp_letter_sent_at" in t else pd.Series(pd.NaT, index=t.index)
-    ).astype("datetime64[ns]")
+    )
     concerns = (
         t["safeguarding_concerns"].astype("string").str.strip().fillna("")
         if "safeguarding_concerns" in t

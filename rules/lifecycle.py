@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from rules.base import as_datetime
 from rules.errors import RulesError
 from rules.routing import FLAG_COLUMNS, KEY
 
@@ -35,7 +36,7 @@ def _columns(frame: pd.DataFrame) -> pd.DataFrame:
             frame[col] = pd.NA
     out = frame.loc[:, list(LIFECYCLE_COLUMNS)]
     for col in ("evidence_date", "raised_on"):
-        out[col] = pd.to_datetime(out[col]).astype("datetime64[ns]")
+        out[col] = as_datetime(out[col])
     return out
 
 

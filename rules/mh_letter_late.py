@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from rules.base import Rule, holiday_period, in_window, table, warning_frame
+from rules.base import Rule, as_datetime, holiday_period, in_window, table, warning_frame
 from rules.letters import run_end, whole_hours
 
 if TYPE_CHECKING:
@@ -51,13 +51,11 @@ class Rule_MH_LETTER_LATE(Rule):
         t = table(context, "mh_activity", _ACTIVITY)
         provider = t["provider_code"].astype("string").str.strip()
         patient = t["local_patient_id"].astype("string").str.strip()
-        discharged = pd.to_datetime(t["start_date"]).astype("datetime64[ns]").dt.normalize()
+        discharged = as_datetime(t["start_date"]).dt.normalize()
         method = t.get("discharge_method", pd.Series(pd.NA, index=t.index)).astype("string")
-        issued = (
-            pd.to_datetime(t.get("discharge_letter_issued_on", pd.Series(pd.NaT, index=t.index)))
-            .astype("datetime64[ns]")
-            .dt.normalize()
-        )
+        issued = as_datetime(
+            t.get("discharge_letter_issued_on", pd.Series(pd.NaT, index=t.index))
+        ).dt.normalize()
         issued = issued.where(issued <= context.as_of)
         due = discharged + pd.Timedelta(days=params["due_days"] + 1)
         issued_end = issued + pd.Timedelta(days=1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rules.base import RAW_FLAG_COLUMNS, WARNING_COLUMNS, ordered_codes
+from rules.base import RAW_FLAG_COLUMNS, WARNING_COLUMNS, as_datetime, ordered_codes
 from rules.errors import RoutingError, RulesError
 
 HOLDING_COLUMNS = (
@@ -84,7 +84,7 @@ def holdings(records: pd.DataFrame) -> pd.DataFrame:
     local = record_id.where(
         source.iloc[rows] != "ae", r["local_id"].astype("string").iloc[rows].fillna(record_id)
     )
-    seen = pd.to_datetime(r["address_date"]).astype("datetime64[ns]").to_numpy()[rows]
+    seen = as_datetime(r["address_date"]).to_numpy()[rows]
     # One row per holder: the latest last_seen (unknown last), then the smallest record id;
     # holders in (person_ref, recipient_type, recipient_code) order, blanks last.
     holder = (person[rows], ordered_codes(source.iloc[rows])[0], ordered_codes(org.iloc[rows])[0])
@@ -192,7 +192,7 @@ def route(raw_flags: pd.DataFrame, held: pd.DataFrame) -> pd.DataFrame:
     for col in FLAG_COLUMNS:
         if col != "evidence_date":
             out[col] = out[col].astype("string")
-    out["evidence_date"] = pd.to_datetime(out["evidence_date"]).astype("datetime64[ns]")
+    out["evidence_date"] = as_datetime(out["evidence_date"])
     out = out.sort_values([*KEY, "severity"], kind="stable", na_position="last")
     out = out.drop_duplicates(KEY, keep="first").reset_index(drop=True)
     _check_held(out, targets)
