@@ -416,8 +416,7 @@ class Store:
                 self._write_links(conn, state)
                 conn.execute(sa.delete(held_flags))
                 _insert(conn, held_flags, state.held.assign(run_id=state.run_id))
-                conn.execute(sa.delete(flags))
-                _insert(conn, flags, state.flags.assign(last_run_id=state.run_id))
+                self._write_flags(conn, state)
                 _insert(conn, flag_history, state.flag_transitions.assign(run_id=state.run_id))
                 # A blob a run did not leave must not outlive it: the next night would
                 # otherwise reuse work from an older night than the one before it.
@@ -479,6 +478,22 @@ class Store:
             )
         rewrite["changed_run"] = state.run_id
         _insert(conn, records, rewrite)
+
+    def _write_flags(self, conn: Connection, state: RunState) -> None:
+        """Bring the flags table to tonight's active flags, rewriting only the rows that
+        changed (most flags continue unchanged from night to night)."""
+        values = [c.name for c in flags.columns if c.name != "last_run_id"]
+        before = pd.DataFrame(
+            conn.execute(sa.select(*(flags.c[c] for c in values))).fetchall(), columns=values
+        )
+        tonight = state.flags.reindex(columns=values)
+        old_rows, new_rows = _comparable(before, values), _comparable(tonight, values)
+        gone = before.loc[~old_rows.isin(new_rows).to_numpy(), list(_FLAG_KEY)]
+        for row in sql_rows(gone, flags):
+            conn.execute(sa.delete(flags).where(*(flags.c[c] == row[c] for c in _FLAG_KEY)))
+        conn.execute(sa.update(flags).values(last_run_id=state.run_id))
+        fresh = tonight.loc[~new_rows.isin(old_rows).to_numpy()]
+        _insert(conn, flags, fresh.assign(last_run_id=state.run_id))
 
     def _write_links(self, conn: Connection, state: RunState) -> None:
         """Upsert tonight's pending review links; decided links are never touched by a run."""
@@ -590,6 +605,18 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _comparable(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """One text per row of ``columns`` (dates as YYYY-MM-DD, blanks marked), equal exactly
+    when the rows would be stored alike."""
+    text = pd.Series("", index=frame.index, dtype="string")
+    for column in columns:
+        values = frame[column]
+        if column == "raised_on":
+            values = pd.to_datetime(values).dt.strftime("%Y-%m-%d")
+        text = text + "\x1f" + values.astype("string").fillna("\x00")
+    return text
 
 
 def sql_rows(frame: pd.DataFrame, table: sa.Table) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from adapters.errors import NotFoundError, StoreLockedError, UsageError
 from adapters.store import RunState, Store, pair_id
@@ -111,6 +112,54 @@ def test_commit_run_round_trip_and_first_seen(store_url: str) -> None:
     assert active.loc[0, "raised_on"] == pd.Timestamp("2026-11-20")
     assert store.last_run()["run_id"] == "run-2"
     assert list(store.runs()["run_id"]) == ["run-1", "run-2"]
+
+
+def test_flags_table_follows_tonight_rewriting_only_changed_rows(store_url: str) -> None:
+    """Unchanged flags stay, changed ones are rewritten, gone ones deleted, new ones added;
+    every active flag carries tonight's run id."""
+    store = Store(store_url)
+
+    def flag(person: str, severity: str = "HIGH", **extra: object) -> dict[str, object]:
+        row: dict[str, object] = {
+            "rule": "DA-SH",
+            "person_ref": person,
+            "recipient_type": "gp",
+            "recipient_code": "A1",
+            "severity": severity,
+            "local_id": "1",
+            "nhs_number": None,
+            "summary": "s",
+            "raised_on": date(2026, 11, 20),
+        }
+        row.update(extra)
+        return row
+
+    first = pd.DataFrame(
+        [flag("P1"), flag("P2"), flag("P3"), flag("P5", recipient_code="", local_id=None)]
+    )
+    second = pd.DataFrame(
+        [
+            flag("P1"),
+            flag("P2", severity="MEDIUM"),
+            flag("P4", raised_on=date(2026, 11, 21)),
+            flag("P5", recipient_code="", local_id=None),
+            flag("P6", nhs_number="9434765919"),
+        ]
+    )
+    store.commit_run(_state("run-1", flags=first))
+    store.commit_run(_state("run-2", flags=second))
+    engine = sa.create_engine(store_url)
+    with engine.connect() as conn:
+        table = pd.DataFrame(
+            conn.execute(sa.text("SELECT * FROM flags ORDER BY person_ref")).mappings().all()
+        )
+    engine.dispose()
+    assert list(table["person_ref"]) == ["P1", "P2", "P4", "P5", "P6"]
+    assert set(table["last_run_id"]) == {"run-2"}
+    assert list(table["severity"]) == ["HIGH", "MEDIUM", "HIGH", "HIGH", "HIGH"]
+    assert table["local_id"].isna().tolist() == [False, False, False, True, False]
+    assert table.loc[4, "nhs_number"] == "9434765919"
+    assert str(table.loc[2, "raised_on"])[:10] == "2026-11-21"
 
 
 @pytest.mark.parametrize("read_before", [False, True], ids=["read-in-commit", "read-by-run"])
