@@ -43,7 +43,7 @@ from linkage.model import (
     weigh,
 )
 from linkage.settings import COLUMN_COMPARISON, LinkageSettings
-from linkage.standardise import standardise_coded
+from linkage.standardise import standardise_memo
 
 log = logging.getLogger(__name__)
 
@@ -369,7 +369,8 @@ def link_records(
 
     with timer.step("standardise"):
         ordered = records.sort_values("record_key", kind="stable") if len(records) else records
-        std, coded = standardise_coded(ordered)
+        # last night's standardised values, by raw value, spare most of the string work
+        std, coded, memo = standardise_memo(ordered, previous.memo if previous else None)
         # the string columns come coded from standardising: no comparison or blocking rule
         # factorizes a 100k-row string column again
         prepared = Prepared(
@@ -523,6 +524,7 @@ def link_records(
             pair_right=right[cache_at].astype(np.int32),
             pair_gammas={name: gammas[name][cache_at] for name in names},
             nights_reused=nights_reused,
+            memo=memo,
         )
         del cache_at
         # the kept pairs: auto and review bands, and every decided pair, in pair order
