@@ -31,6 +31,9 @@ ColumnCodes = Callable[[str], np.ndarray]
 #: ``rule_keys`` lists a rule's pairs to count its new ones while it has at most this many
 #: per record; past that it counts them from the pairs it shares with earlier rules
 _LIST_PAIRS_PER_RECORD = 4
+#: ``RuleKeys.pairs_sharing`` lists every pair within the labels' groups while they hold at
+#: most this many per record; past that it groups each rule's keys
+_GROUP_PAIRS_PER_RECORD = 4
 
 
 def _factorized(frame: pd.DataFrame) -> ColumnCodes:
@@ -247,6 +250,10 @@ class RuleKeys:
         with at least one record in it."""
         n = labels.size
         width = np.int64(max(n, 1))
+        if touching is None:
+            within = self._pairs_within_labels(labels)
+            if within is not None:
+                return within
         found: list[np.ndarray] = []
         for codes in self.codes:
             usable = (codes >= 0) & (labels >= 0)
@@ -269,6 +276,20 @@ class RuleKeys:
         if not found:
             return np.empty(0, dtype=np.int64)
         return np.unique(np.concatenate(found))
+
+    def _pairs_within_labels(self, labels: np.ndarray) -> np.ndarray | None:
+        """``pairs_sharing(labels)`` when the labels are small groups (a night's possible
+        clusters: a few records each): every pair within a group, kept when some rule
+        pairs it; one grouping instead of one per rule.  ``None`` when the groups hold too
+        many pairs for that to pay (then each rule's keys are grouped)."""
+        n = labels.size
+        sizes = np.bincount(labels[labels >= 0], minlength=1).astype(np.int64)
+        if int((sizes * (sizes - 1) // 2).sum()) > _GROUP_PAIRS_PER_RECORD * n:
+            return None
+        left, right, _ = pairs_within_groups(labels)
+        paired = self.first_rule(left, right) >= 0
+        # pairs_within_groups gives distinct pairs sorted by (left, right): sorted codes
+        return left[paired].astype(np.int64) * np.int64(max(n, 1)) + right[paired]
 
 
 def rule_keys(

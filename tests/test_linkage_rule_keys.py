@@ -22,13 +22,20 @@ def std() -> pd.DataFrame:
 
 
 # 3 skips the big postcode and date keys; 1000 skips nothing.  A rule's new pairs are
-# counted by listing its pairs or from the pairs it shares with earlier rules: both ways
+# counted by listing its pairs or from the pairs it shares with earlier rules, and the pairs
+# within labels found from every pair in a label's group or from each rule's keys: all ways
+@pytest.mark.parametrize("group_limit", [0, 1_000_000])
 @pytest.mark.parametrize("list_limit", [0, 1_000_000])
 @pytest.mark.parametrize("max_block_size", [3, 6, 1000])
 def test_rule_keys_agree_with_block(
-    std: pd.DataFrame, max_block_size: int, list_limit: int, monkeypatch: pytest.MonkeyPatch
+    std: pd.DataFrame,
+    max_block_size: int,
+    list_limit: int,
+    group_limit: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(blocking, "_LIST_PAIRS_PER_RECORD", list_limit)
+    monkeypatch.setattr(blocking, "_GROUP_PAIRS_PER_RECORD", group_limit)
     candidates = block(std, DEFAULT_BLOCKING_RULES, max_block_size=max_block_size)
     keys = rule_keys(std, DEFAULT_BLOCKING_RULES, max_block_size=max_block_size)
     pd.testing.assert_frame_equal(keys.report, candidates.report)
