@@ -65,6 +65,19 @@ def _index_dtype(size: int) -> type[np.signedinteger]:
     return np.int32 if size < np.iinfo(np.int32).max else np.int64
 
 
+def distinct(values: np.ndarray) -> np.ndarray:
+    """``np.unique`` of a 1-d integer array (sorted distinct values), by sort and mask:
+    numpy 2.4's ``np.unique`` hashes integers first, about ten times slower on the pair
+    codes the engine handles (1M codes: 0.85 s against 0.07 s)."""
+    ordered = np.sort(values)
+    if ordered.size < 2:
+        return ordered
+    first = np.empty(ordered.size, dtype=bool)
+    first[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    return ordered[first]
+
+
 def pairs_within_groups(
     codes: np.ndarray, *, max_group: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -275,7 +288,7 @@ class RuleKeys:
             found.append(left.astype(np.int64) * width + right)
         if not found:
             return np.empty(0, dtype=np.int64)
-        return np.unique(np.concatenate(found))
+        return distinct(np.concatenate(found))
 
     def _pairs_within_labels(self, labels: np.ndarray) -> np.ndarray | None:
         """``pairs_sharing(labels)`` when the labels are small groups (a night's possible
@@ -359,5 +372,5 @@ def _first_rule_counts(codes: tuple[np.ndarray, ...], width: np.int64) -> np.nda
                 group[at] = pd.factorize(combined)[0]
                 left, right, _ = pairs_within_groups(group)
                 shared.append(left.astype(np.int64) * width + right)
-            counts[number] = total - (np.unique(np.concatenate(shared)).size if shared else 0)
+            counts[number] = total - (distinct(np.concatenate(shared)).size if shared else 0)
     return counts

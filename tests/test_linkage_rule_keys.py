@@ -64,3 +64,22 @@ def test_rule_keys_agree_with_block(
     if max_block_size == 3:
         assert candidates.report["keys_skipped"].sum() > 0
     assert touching.size > 0 and sharing.size > 0
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.empty(0, dtype=np.int64),
+        np.array([7], dtype=np.int64),
+        np.array([3, 1, 3, 3, -2, 1], dtype=np.int64),
+        np.array([5, 5, 5], dtype=np.int32),
+        np.random.default_rng(1).integers(0, 50, 1000).astype(np.int32),
+        np.random.default_rng(2).integers(-(2**62), 2**62, 5000),
+    ],
+    ids=["empty", "one", "repeats", "all-same", "int32", "wide"],
+)
+def test_distinct_is_numpys_unique(values: np.ndarray) -> None:
+    got = blocking.distinct(values)
+    want = np.unique(values)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
