@@ -218,11 +218,6 @@ def _series(coded: ColumnCodes, index: pd.Index) -> pd.Series:
     return pd.Series(values, index=index, dtype="string")
 
 
-def _map_unique(values: pd.Series, func: Callable[[str], str | None]) -> pd.Series:
-    """Apply ``func`` to each distinct non-missing value once and map the results back."""
-    return _series(_map_codes(_code(values), func), values.index)
-
-
 def clean_name(value: str) -> str | None:
     """Lower-case ASCII letters, titles removed, separators collapsed to one space."""
     text = _ascii_lower(value).replace("'", "").replace("`", "")
@@ -366,10 +361,11 @@ def standardise_memo(
         "family_soundex",
     ):
         out[column] = _series(coded[column], index)
-    # both names' soundex in sorted order (a swapped pair shares it); coded after the fact,
-    # as pd.factorize would code the column
-    out["names_soundex"] = _names_soundex(out["given_key"], out["family_key"])
-    coded["names_soundex"] = _code(out["names_soundex"])
+    # both names' soundex in sorted order (a swapped pair shares it)
+    coded["names_soundex"] = _names_soundex(
+        map_codes(coded["given_key"], _soundex), map_codes(coded["family_key"], _soundex)
+    )
+    out["names_soundex"] = _series(coded["names_soundex"], index)
 
     dob = pd.to_datetime(rec["date_of_birth"], errors="coerce")
     out["date_of_birth"] = dob
@@ -395,16 +391,29 @@ def _sex(value: str) -> str | None:
     return upper if upper in ("M", "F") else None
 
 
-def _names_soundex(given_key: pd.Series, family_key: pd.Series) -> pd.Series:
-    """The soundex codes of both names, in sorted order, so that a record whose given and
-    family names were swapped (``stephenson danny``) gets the same key as the right one;
-    missing when either name is.  The whole (squashed) names are coded, as the comparison's
-    swap levels compare them, so ``leo n`` / ``leon`` still agree."""
-    given = _map_unique(given_key, _soundex)
-    family = _map_unique(family_key, _soundex)
-    low = given.where(given <= family, family)
-    high = family.where(given <= family, given)
-    return (low + " " + high).astype("string")
+def _names_soundex(given: ColumnCodes, family: ColumnCodes) -> ColumnCodes:
+    """The soundex codes of both names (``given``, ``family``: each record's soundex of its
+    squashed name), in sorted order, so that a record whose given and family names were
+    swapped (``stephenson danny``) gets the same key as the right one; missing when either
+    name is.  The whole (squashed) names are coded, as the comparison's swap levels compare
+    them, so ``leo n`` / ``leon`` still agree.  Coded as ``pd.factorize`` codes the
+    column ``low + " " + high``: a soundex has no space, so each distinct (low, high) is
+    one distinct key, and the pairs are numbered by first appearance as the keys are."""
+    (g_codes, g_uniques), (f_codes, f_uniques) = given, family
+    vocabulary = np.array(sorted({*g_uniques, *f_uniques}), dtype=object)
+    position = pd.Index(vocabulary)
+    # code -1 (missing) takes the appended -1, then is masked below
+    g_rank = np.append(position.get_indexer(pd.Index(g_uniques, dtype=object)), -1)[g_codes]
+    f_rank = np.append(position.get_indexer(pd.Index(f_uniques, dtype=object)), -1)[f_codes]
+    low, high = np.minimum(g_rank, f_rank), np.maximum(g_rank, f_rank)
+    pair = np.where((g_codes >= 0) & (f_codes >= 0), low * max(len(vocabulary), 1) + high, -1)
+    codes, pairs = pd.factorize(pair)
+    present = pairs >= 0  # the missing pair (-1) is a value to factorize: drop it
+    renumber = np.where(present, np.cumsum(present) - 1, -1)
+    pairs = pairs[present]
+    width = max(len(vocabulary), 1)
+    keys = [f"{vocabulary[p // width]} {vocabulary[p % width]}" for p in pairs]
+    return renumber[codes], np.array(keys, dtype=object)
 
 
 def _squash(value: str) -> str:
