@@ -507,7 +507,8 @@ def _load_table(
     load = _TableLoad(input_dir, stem, config)
     main = load.read(path, data)
     load.raws.insert(0, (main, False))
-    frame = main.rows.rename(columns=mapping)
+    # rename copies the whole frame even with nothing to rename; reset_index below copies
+    frame = main.rows.rename(columns=mapping) if mapping else main.rows
     unknown = _unknown(main.header, stem, mapping, preset)
     if layout is not None:
         frame = layout.transform(frame, table_config.preset_options, load.load_aux)
