@@ -385,9 +385,11 @@ def _reuse_rows(
     cache: TableCache,
     spec: TableSpec,
     date_format: DateFormat,
-) -> tuple[pd.DataFrame, int]:
+) -> tuple[pd.DataFrame, int, bytes | None]:
     """``_clean_rows(frame)``, taking each row whose raw cells hash as a cached row's from the
-    cache and cleaning only the others. Returns the rows and how many were reused."""
+    cache and cleaning only the others. Returns the rows, how many were reused and, when it
+    can be built from the cache's own (Arrow) columns, the rows' payload for the next night
+    (``TableCache.payload_reusing``)."""
     cached = _cached_rows(cache, spec.stem, date_format)
     # Identical raw rows clean identically, so any one of repeated cached hashes will do.
     first = np.flatnonzero(~pd.Series(cache.row_hash).duplicated().to_numpy())
@@ -399,8 +401,10 @@ def _reuse_rows(
     take[~hit] = len(cached) + np.arange(len(fresh))
     pool = pd.concat([cached, fresh], ignore_index=True) if len(fresh) else cached
     rows = pool.take(take).reset_index(drop=True)
-    rows["_line"] = frame["_line"].to_numpy(dtype=np.int64)
-    return rows, int(hit.sum())
+    lines = frame["_line"].to_numpy(dtype=np.int64)
+    rows["_line"] = lines
+    payload = cache.payload_reusing(take, fresh, lines=lines, row_hash=hashes)
+    return rows, int(hit.sum()), payload
 
 
 def _reports(
@@ -507,7 +511,8 @@ def _load_table(
     load = _TableLoad(input_dir, stem, config)
     main = load.read(path, data)
     load.raws.insert(0, (main, False))
-    frame = main.rows.rename(columns=mapping)
+    # rename copies the whole frame even with nothing to rename; reset_index below copies
+    frame = main.rows.rename(columns=mapping) if mapping else main.rows
     unknown = _unknown(main.header, stem, mapping, preset)
     if layout is not None:
         frame = layout.transform(frame, table_config.preset_options, load.load_aux)
@@ -524,12 +529,13 @@ def _load_table(
     frame = frame.reset_index(drop=True)
     columns = tuple(c for c in spec.column_names if c in frame.columns)
     hashes = _row_hashes(frame, columns) if keep else None
-    rows, reused = None, 0
+    rows, reused, payload = None, 0, None
     if hashes is not None and cache is not None and cache.columns == columns:
         try:
-            rows, reused = _reuse_rows(frame, hashes, cache, spec, date_format)
+            rows, reused, payload = _reuse_rows(frame, hashes, cache, spec, date_format)
         except (ValueError, KeyError, pa.ArrowException) as exc:
             log.warning("%s: cached rows unusable (%s); parsing all", stem, exc)
+            rows, payload = None, None
     if rows is None:
         rows = _clean_rows(frame, spec, date_format)
     parsed = _split_rows(rows, frame["_file"], spec)
@@ -544,6 +550,7 @@ def _load_table(
             files=tuple(sources),
             rows=rows,
             row_hash=hashes,
+            payload=payload,
         ).seal()
     return _Loaded(parsed.loaded, quarantine, reports, kept, reused, len(frame) - reused)
 

@@ -17,10 +17,17 @@ Tables
 
 A run reads what it needs at the start and writes everything in one transaction at the end
 (``commit_run``), so a killed run leaves the store exactly as it was.
+
+The records table is read whole at the start of every night (``identities``); reading 100k+
+rows through the database driver costs about half a second, so each commit also leaves the
+table's new content as an Arrow blob (night state ``identities``) in the same transaction.
+The table stays the truth: the blob is used only when it is of this layout, was left by the
+last committed run and holds as many rows as the table; otherwise the table is read.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import secrets
@@ -34,6 +41,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -176,6 +184,52 @@ run_lock = sa.Table(
 )
 
 FLAG_COLUMNS = (*_FLAG_KEY, "severity", "local_id", "nhs_number", "summary", "raised_on")
+#: what ``Store.identities`` returns, in this order
+IDENTITY_COLUMNS = ("record_key", "person_ref", "household_ref", "record_hash", "first_seen_run")
+#: the night state the store itself keeps: the records table as the last commit left it
+IDENTITIES_STATE = "identities"
+#: layout version of that blob; bump it when its layout or meaning changes
+IDENTITIES_VERSION = 1
+
+
+def identities_to_bytes(frame: pd.DataFrame, *, run_id: str) -> bytes | None:
+    """``frame`` (``IDENTITY_COLUMNS``) as an Arrow IPC stream, tagged with its layout
+    version and the run that committed it; ``None`` when a value is not text (the table
+    is then read the next night, as it would store such a value)."""
+    try:
+        table = pa.table(
+            {
+                c: pa.array(frame[c].astype(object).to_numpy(), type=pa.string(), from_pandas=True)
+                for c in IDENTITY_COLUMNS
+            }
+        )
+    except (pa.ArrowException, TypeError, ValueError):
+        return None
+    meta = {"version": IDENTITIES_VERSION, "run_id": run_id}
+    table = table.replace_schema_metadata({"dalink": json.dumps(meta)})
+    sink = io.BytesIO()
+    options = pa.ipc.IpcWriteOptions(compression="lz4")
+    with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
+
+
+def identities_from_bytes(blob: bytes, *, run_id: str) -> pd.DataFrame | None:
+    """The frame in ``blob`` as ``Store.identities`` reads it from the table (object
+    columns, ``None`` for NULL), or ``None`` when the blob is unreadable, of another layout
+    or not left by ``run_id``."""
+    try:
+        table = pa.ipc.open_stream(pa.py_buffer(blob)).read_all()
+        meta = json.loads((table.schema.metadata or {})[b"dalink"])
+        if meta.get("version") != IDENTITIES_VERSION or meta.get("run_id") != run_id:
+            return None
+        if tuple(table.column_names) != IDENTITY_COLUMNS:
+            return None
+        return pd.DataFrame(
+            {c: table.column(c).to_numpy(zero_copy_only=False) for c in IDENTITY_COLUMNS}
+        )
+    except (pa.ArrowException, OSError, KeyError, TypeError, ValueError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -323,16 +377,36 @@ class Store:
             return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
 
     def identities(self) -> pd.DataFrame:
-        """record_key → person_ref, household_ref, record_hash, first_seen_run of the last run."""
-        return self._frame(
-            sa.select(
-                records.c.record_key,
-                records.c.person_ref,
-                records.c.household_ref,
-                records.c.record_hash,
-                records.c.first_seen_run,
+        """record_key → person_ref, household_ref, record_hash, first_seen_run of the last run
+        (``IDENTITY_COLUMNS``; rows in no particular order)."""
+        with self.engine.connect() as conn:
+            cached = self._cached_identities(conn)
+            if cached is not None:
+                return cached
+            result = conn.execute(sa.select(*(records.c[c] for c in IDENTITY_COLUMNS)))
+            return pd.DataFrame(result.fetchall(), columns=list(IDENTITY_COLUMNS))
+
+    def _cached_identities(self, conn: Connection) -> pd.DataFrame | None:
+        """The records table as the blob the last commit left holds it, or ``None`` when
+        there is no such blob or it cannot be shown to match the table."""
+        blob = conn.execute(
+            sa.select(night_state.c.run_id, night_state.c.state).where(
+                night_state.c.name == IDENTITIES_STATE
             )
-        )
+        ).first()
+        if blob is None:
+            return None
+        last = conn.execute(
+            sa.select(runs.c.run_id)
+            .where(runs.c.status == "succeeded")
+            .order_by(runs.c.finished_at.desc())
+            .limit(1)
+        ).scalar()
+        if last != blob.run_id:
+            return None
+        frame = identities_from_bytes(bytes(blob.state), run_id=str(last))
+        rows = conn.execute(sa.select(sa.func.count()).select_from(records)).scalar_one()
+        return frame if frame is not None and len(frame) == rows else None
 
     def decisions(self) -> pd.DataFrame:
         """The reviewers' standing decisions: record_key_l, record_key_r, decision."""
@@ -411,7 +485,7 @@ class Store:
                         manifest=json.dumps(state.manifest, sort_keys=True, default=str),
                     )
                 )
-                self._write_records(conn, state)
+                table = self._write_records(conn, state)
                 _insert(conn, person_events, state.person_events.assign(run_id=state.run_id))
                 self._write_links(conn, state)
                 conn.execute(sa.delete(held_flags))
@@ -421,17 +495,24 @@ class Store:
                 # A blob a run did not leave must not outlive it: the next night would
                 # otherwise reuse work from an older night than the one before it.
                 conn.execute(sa.delete(night_state))
-                for name, blob in sorted(state.night_state.items()):
+                blobs = dict(state.night_state)
+                if IDENTITIES_STATE in blobs:
+                    raise ValueError(f"night state {IDENTITIES_STATE!r} is the store's own")
+                identities = identities_to_bytes(table, run_id=state.run_id)
+                if identities is not None:
+                    blobs[IDENTITIES_STATE] = identities
+                for name, blob in sorted(blobs.items()):
                     conn.execute(
                         sa.insert(night_state).values(name=name, run_id=state.run_id, state=blob)
                     )
         except sa.exc.SQLAlchemyError as exc:
             raise StoreError(f"could not save run {state.run_id}: {type(exc).__name__}") from exc
 
-    def _write_records(self, conn: Connection, state: RunState) -> None:
+    def _write_records(self, conn: Connection, state: RunState) -> pd.DataFrame:
         """Bring the records table to tonight's records, touching only the rows that changed
         (a night changes about 1% of them): gone records are deleted, new and changed ones
-        (re)written, the rest left as they are."""
+        (re)written, the rest left as they are.  Returns the table's new content
+        (``IDENTITY_COLUMNS``)."""
         kept = ["record_key", "person_ref", "household_ref", "record_hash"]
         previous = state.records_before
         if previous is None:
@@ -478,6 +559,15 @@ class Store:
             )
         rewrite["changed_run"] = state.run_id
         _insert(conn, records, rewrite)
+        untouched = still_here.copy()
+        untouched[at[known & ~same]] = False
+        return pd.concat(
+            [
+                previous.loc[untouched, list(IDENTITY_COLUMNS)].astype(object),
+                rewrite.loc[:, list(IDENTITY_COLUMNS)].astype(object),
+            ],
+            ignore_index=True,
+        )
 
     def _write_flags(self, conn: Connection, state: RunState) -> None:
         """Bring the flags table to tonight's active flags, rewriting only the rows that

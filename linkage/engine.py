@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from adapters.errors import ConfigError, NotFoundError
-from linkage.blocking import CandidatePairs, RuleKeys, block, key_codes, rule_keys
+from linkage.blocking import CandidatePairs, RuleKeys, block, distinct, key_codes, rule_keys
 from linkage.cluster import components, guarded_clusters
 from linkage.comparisons import (
     COMPARISONS,
@@ -43,7 +43,7 @@ from linkage.model import (
     weigh,
 )
 from linkage.settings import COLUMN_COMPARISON, LinkageSettings
-from linkage.standardise import standardise_coded
+from linkage.standardise import standardise_memo
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +212,7 @@ def _pairs_to_score(
         return candidates.left, candidates.right, candidates.rule
     width = np.int64(max(n, 1))
     codes = candidates.left.astype(np.int64) * width + candidates.right
-    decided = np.unique(d_left * width + d_right)
+    decided = distinct(d_left * width + d_right)
     extra = decided[~np.isin(decided, codes)]
     if extra.size == 0:
         return candidates.left, candidates.right, candidates.rule
@@ -286,7 +286,7 @@ def _warm_pairs(
     scored = keys_by_rule.first_rule(cached_codes // width, cached_codes % width) >= 0
     scored |= np.isin(cached_codes, d_codes)
     cached_codes, cached_rows = cached_codes[scored], cached_rows[scored]
-    at = np.unique(np.concatenate([touching, d_codes, cached_codes]))
+    at = distinct(np.concatenate([touching, d_codes, cached_codes]))
     left, right = at // width, at % width
     cached_at = np.searchsorted(at, cached_codes)
     from_cache = np.zeros(at.size, dtype=bool)
@@ -369,7 +369,8 @@ def link_records(
 
     with timer.step("standardise"):
         ordered = records.sort_values("record_key", kind="stable") if len(records) else records
-        std, coded = standardise_coded(ordered)
+        # last night's standardised values, by raw value, spare most of the string work
+        std, coded, memo = standardise_memo(ordered, previous.memo if previous else None)
         # the string columns come coded from standardising: no comparison or blocking rule
         # factorizes a 100k-row string column again
         prepared = Prepared(
@@ -512,7 +513,7 @@ def link_records(
                 np.flatnonzero((band != BAND_CODE["non"]) | (total >= cache_floor)) + part.start
             )
             guard_all[part] = _guards(chunk, settings)
-        cache_at = np.unique(np.concatenate(cache_parts))
+        cache_at = distinct(np.concatenate(cache_parts))
         cache_parts.clear()
         state = LinkageState(
             model=model,
@@ -523,10 +524,11 @@ def link_records(
             pair_right=right[cache_at].astype(np.int32),
             pair_gammas={name: gammas[name][cache_at] for name in names},
             nights_reused=nights_reused,
+            memo=memo,
         )
         del cache_at
         # the kept pairs: auto and review bands, and every decided pair, in pair order
-        kept = np.unique(np.concatenate(kept_parts))
+        kept = distinct(np.concatenate(kept_parts))
         kept_parts.clear()
         k_left, k_right = left[kept].astype(np.int64), right[kept].astype(np.int64)
         k_gammas = {name: gammas[name][kept] for name in names}
@@ -559,7 +561,7 @@ def link_records(
         for part in _chunks(left.size, settings.chunk_pairs):
             at = np.flatnonzero(guard_all[part]) + part.start
             cannot_parts.append(at[possible[left[at]] == possible[right[at]]])
-        cannot = np.unique(np.concatenate(cannot_parts))
+        cannot = distinct(np.concatenate(cannot_parts))
         cannot_parts.clear()
         cannot_rejected = np.zeros(cannot.size, dtype=bool)
         cannot_rejected[np.searchsorted(cannot, kept[rejected])] = True

@@ -90,13 +90,9 @@ def assign_person_refs(
         )
     else:  # the first night: nothing to join (and no 100k-key factorize)
         key_codes = np.full(len(keys), -1, dtype=np.int64)
-    tonight = pd.DataFrame({"key": key_codes[: len(keys)], "cluster": cluster})
-    last = pd.DataFrame({"key": key_codes[len(keys) :], "ref": prev_ref})
-    held = tonight.merge(last[last["key"] >= 0], on="key", how="inner")
-    counts = held.groupby(["cluster", "ref"]).size().rename("records").reset_index()
-    c_cluster = counts["cluster"].to_numpy(dtype=np.int64)
-    c_ref = counts["ref"].to_numpy(dtype=np.int64)
-    c_records = counts["records"].to_numpy(dtype=np.int64)
+    c_cluster, c_ref, c_records = _held_counts(
+        key_codes[: len(keys)], cluster, key_codes[len(keys) :], prev_ref, len(refs_sorted)
+    )
 
     # a ref's owner: the cluster holding most of its records, then the smaller smallest key
     by_owner = np.lexsort((min_rank[c_cluster], -c_records, c_ref))
@@ -156,6 +152,36 @@ def assign_person_refs(
         first = first.fillna(pd.Timestamp(as_of))
     record_person["first_seen"] = first
     return record_person, events
+
+
+def _held_counts(
+    tonight_key: np.ndarray,
+    cluster: np.ndarray,
+    last_key: np.ndarray,
+    ref: np.ndarray,
+    n_refs: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per (cluster, ref) held by some record on both nights (sorted by cluster, then ref),
+    how many records: tonight's records (key code, cluster) joined to last night's (key
+    code, ref) on the key.  Tonight's keys are unique (the engine's clusters), so its key
+    codes are its row numbers and the join is a lookup; otherwise an inner merge."""
+    n = tonight_key.size
+    if n == 0 or last_key.size == 0:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, empty
+    if np.array_equal(tonight_key, np.arange(n)):
+        matched = (last_key >= 0) & (last_key < n)
+        held_cluster = cluster[last_key[matched]].astype(np.int64)
+        held_ref = ref[matched].astype(np.int64)
+    else:
+        tonight = pd.DataFrame({"key": tonight_key, "cluster": cluster})
+        last = pd.DataFrame({"key": last_key, "ref": ref})
+        held = tonight.merge(last[last["key"] >= 0], on="key", how="inner")
+        held_cluster = held["cluster"].to_numpy(dtype=np.int64)
+        held_ref = held["ref"].to_numpy(dtype=np.int64)
+    pairs, records = np.unique(held_cluster * max(n_refs, 1) + held_ref, return_counts=True)
+    width = max(n_refs, 1)
+    return pairs // width, pairs % width, records.astype(np.int64)
 
 
 def _run_starts(values: np.ndarray) -> np.ndarray:

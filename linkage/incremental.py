@@ -41,6 +41,7 @@ from adapters.errors import ConfigError
 from linkage.comparisons import COMPARISONS
 from linkage.model import ModelParameters
 from linkage.settings import LinkageSettings
+from linkage.standardise import ValueMemo
 
 #: state layout version; a state of another version is ignored (the night trains afresh).
 #: 2: record hashes are built from per-value hashes (``record_hashes``)
@@ -111,7 +112,9 @@ class LinkageState:
     """``keys`` / ``hashes``: every record of the night, in key order, and its content hash.
     ``pair_left`` / ``pair_right`` index ``keys``; ``pair_gammas`` holds, per comparison, the
     level of each cached pair. ``trained_run``: the night whose model this is (``None`` =
-    this night's); ``nights_reused``: nights scored with it since."""
+    this night's); ``nights_reused``: nights scored with it since.  ``memo``: the night's
+    standardised values by raw value (``linkage.standardise.ValueMemo``; ``None`` when
+    absent or unusable, then the next night standardises every value afresh)."""
 
     model: ModelParameters
     fingerprint: str
@@ -121,6 +124,7 @@ class LinkageState:
     pair_right: np.ndarray
     pair_gammas: dict[str, np.ndarray]
     nights_reused: int = 0
+    memo: ValueMemo | None = None
 
     def to_bytes(self) -> bytes:
         meta = {
@@ -138,6 +142,9 @@ class LinkageState:
         }
         for name, g in self.pair_gammas.items():
             arrays[f"gamma_{name}"] = g.astype(np.int8)
+        if self.memo is not None:
+            # versioned on its own: a state without it (or with a stale one) still loads
+            arrays["memo"] = np.frombuffer(self.memo.to_bytes(), dtype=np.uint8)
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)  # type: ignore[arg-type]
         return buffer.getvalue()
@@ -160,6 +167,7 @@ class LinkageState:
                 pair_right=data["pair_right"],
                 pair_gammas={name: data[f"gamma_{name}"] for name in model.names},
                 nights_reused=int(meta["nights_reused"]),
+                memo=ValueMemo.from_bytes(data["memo"].tobytes()) if "memo" in data else None,
             )
 
 

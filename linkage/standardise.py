@@ -1,19 +1,30 @@
 """Standardise contract-B person records into the columns blocking and comparisons use.
 
 Every string transformation runs once per *unique* value and is mapped back, so the cost
-scales with the number of distinct names, not records.
+scales with the number of distinct names, not records.  The dearest of them (``MEMOISED``)
+also remember, from one night to the next, what they gave for each value (``ValueMemo``):
+an extract changes by about 1% a night, so nearly every address and name was cleaned last
+night already.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 import re
+import sys
 import unicodedata
-from collections.abc import Callable
-from functools import lru_cache
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from importlib import metadata
+from pathlib import Path
 
 import jellyfish
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from nicknames import NickNamer
 
 from adapters.errors import InputFileError
@@ -55,7 +66,7 @@ def _code(values: pd.Series) -> ColumnCodes:
     return codes, np.asarray(uniques, dtype=object)
 
 
-def _recode(codes: np.ndarray, mapped: list[str | None]) -> ColumnCodes:
+def _recode(codes: np.ndarray, mapped: Sequence[str | None] | np.ndarray) -> ColumnCodes:
     """Codes for the values ``mapped[codes]`` (``None`` and code -1 = missing), numbered by
     first appearance as ``pd.factorize`` of that column would number them: the engine
     then needs no string factorize of its own (the dearest step on pandas' strings), and
@@ -74,15 +85,137 @@ def _map_codes(source: ColumnCodes, func: Callable[[str], str | None]) -> Column
     return _recode(codes, [func(str(u)) for u in uniques])
 
 
+#: the per-value functions whose results a night leaves for the next (``ValueMemo``): the
+#: ones costing more than looking a value up (addresses above all: ~55k distinct at 100k
+#: persons); each is a function of its one argument, this code and the libraries only
+MEMOISED = ("clean_name", "canonical_given", "_clean_address", "_house_numbers", "address_key")
+#: layout version of ``ValueMemo.to_bytes``; bump it when the layout or its meaning changes
+MEMO_VERSION = 1
+
+
+@cache
+def memo_digest() -> str:
+    """A digest of everything that decides a memoised function's result besides its
+    argument: this module and ``linkage.address`` (the abbreviations), the name and
+    phonetic libraries, Python (``str`` methods, ``re``) and its Unicode tables."""
+    described = (
+        f"v{MEMO_VERSION} python {sys.version} unicode {unicodedata.unidata_version} "
+        f"nicknames {metadata.version('nicknames')} jellyfish {metadata.version('jellyfish')}"
+    )
+    digest = hashlib.sha256(described.encode())
+    here = Path(__file__).parent
+    for name in ("standardise", "address"):
+        digest.update((here / f"{name}.py").read_bytes())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ValueMemo:
+    """What each ``MEMOISED`` function gave for each distinct value one night saw:
+    ``values[name] = (inputs, outputs)``, object arrays of ``str`` (an output may be
+    ``None``), inputs distinct.  Reusing a result is exact: it was computed from the same
+    value by the same code (``memo_digest``, checked when read)."""
+
+    values: Mapping[str, tuple[np.ndarray, np.ndarray]]
+
+    def to_bytes(self) -> bytes:
+        names = [n for n in MEMOISED if n in self.values]
+        table = pa.table(
+            {
+                "input": pa.array(
+                    np.concatenate([self.values[n][0] for n in names] or [np.empty(0, object)]),
+                    type=pa.string(),
+                ),
+                "output": pa.array(
+                    np.concatenate([self.values[n][1] for n in names] or [np.empty(0, object)]),
+                    type=pa.string(),
+                ),
+            }
+        )
+        meta = {
+            "version": MEMO_VERSION,
+            "digest": memo_digest(),
+            "names": names,
+            "counts": [len(self.values[n][0]) for n in names],
+        }
+        table = table.replace_schema_metadata({"dalink": json.dumps(meta)})
+        sink = io.BytesIO()
+        options = pa.ipc.IpcWriteOptions(compression="zstd")
+        with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
+            writer.write_table(table)
+        return sink.getvalue()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> ValueMemo | None:
+        """The memo, or ``None`` when it is of another version or code, or unreadable
+        (then every value is computed afresh)."""
+        try:
+            table = pa.ipc.open_stream(pa.py_buffer(blob)).read_all()
+            meta = json.loads((table.schema.metadata or {})[b"dalink"])
+            if meta.get("version") != MEMO_VERSION or meta.get("digest") != memo_digest():
+                return None
+            names, counts = list(meta["names"]), [int(c) for c in meta["counts"]]
+            if len(names) != len(counts) or sum(counts) != table.num_rows:
+                return None
+            inputs = table.column("input").to_numpy(zero_copy_only=False)
+            outputs = table.column("output").to_numpy(zero_copy_only=False)
+        except (pa.ArrowException, OSError, KeyError, TypeError, ValueError):
+            return None
+        if pd.isna(inputs).any():
+            return None
+        ends = np.cumsum(counts)
+        starts = ends - np.asarray(counts, dtype=np.int64)
+        values = {
+            str(name): (inputs[start:end], outputs[start:end])
+            for name, start, end in zip(names, starts, ends, strict=True)
+        }
+        if any(pd.Index(i).has_duplicates for i, _ in values.values()):
+            return None
+        return cls(values)
+
+
+class _Mapper:
+    """``_map_codes`` for one night: a ``MEMOISED`` function takes last night's result
+    for each value it already had one for and runs on the others only; every result
+    tonight is kept for the next night (``memo``)."""
+
+    def __init__(self, last: ValueMemo | None) -> None:
+        self.last = last.values if last is not None else {}
+        self.tonight: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+
+    def __call__(self, source: ColumnCodes, func: Callable[[str], str | None]) -> ColumnCodes:
+        name = func.__name__
+        if name not in MEMOISED:
+            return _map_codes(source, func)
+        codes, uniques = source
+        mapped = np.empty(len(uniques), dtype=object)
+        todo = np.arange(len(uniques))
+        known = self.last.get(name)
+        if known is not None and len(uniques):
+            inputs, outputs = known
+            at = pd.Index(inputs).get_indexer(pd.Index(uniques, dtype=object))
+            hit = at >= 0
+            mapped[hit] = outputs[at[hit]]
+            todo = np.flatnonzero(~hit)
+        for position in todo:
+            mapped[position] = func(str(uniques[position]))
+        self.tonight.setdefault(name, []).append((uniques, mapped))
+        return _recode(codes, mapped)
+
+    def memo(self) -> ValueMemo:
+        values = {}
+        for name, parts in self.tonight.items():
+            inputs = np.concatenate([i for i, _ in parts])
+            outputs = np.concatenate([o for _, o in parts])
+            first = ~pd.Index(inputs).duplicated()  # one function, one result per value
+            values[name] = (inputs[first], outputs[first])
+        return ValueMemo(values)
+
+
 def _series(coded: ColumnCodes, index: pd.Index) -> pd.Series:
     codes, uniques = coded
     values = np.concatenate([uniques, np.array([None], dtype=object)])[codes]  # -1: None
     return pd.Series(values, index=index, dtype="string")
-
-
-def _map_unique(values: pd.Series, func: Callable[[str], str | None]) -> pd.Series:
-    """Apply ``func`` to each distinct non-missing value once and map the results back."""
-    return _series(_map_codes(_code(values), func), values.index)
 
 
 def clean_name(value: str) -> str | None:
@@ -166,6 +299,15 @@ def standardise_coded(records: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Co
     """``standardise``, plus every string column of it (but ``record_key``) as codes, exactly
     as ``pd.factorize`` codes that column: each value is built from the codes of the value
     it derives from, so no 100k-row string column is factorized twice."""
+    std, coded, _ = standardise_memo(records, None)
+    return std, coded
+
+
+def standardise_memo(
+    records: pd.DataFrame, memo: ValueMemo | None
+) -> tuple[pd.DataFrame, dict[str, ColumnCodes], ValueMemo]:
+    """``standardise_coded``, taking the ``MEMOISED`` functions' results from ``memo``
+    (last night's) where it has them; also returns tonight's memo for the next night."""
     missing = [c for c in REQUIRED_COLUMNS if c not in records.columns]
     if missing:
         raise InputFileError(
@@ -178,31 +320,32 @@ def standardise_coded(records: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Co
             "(contract B); check the adapter that built them"
         )
     rec = records.reset_index(drop=True)
+    map_codes = _Mapper(memo)
     coded: dict[str, ColumnCodes] = {}
     coded["nhs_number"] = _code(rec["nhs_number"].astype("string"))
 
-    given = _map_codes(_code(rec["given_name"].astype("string")), clean_name)
-    family = _map_codes(_code(rec["family_name"].astype("string")), clean_name)
-    coded["given_key"] = _map_codes(given, _squash)
-    coded["given_first"] = _map_codes(given, _first_word)
-    coded["given_canonical"] = _map_codes(coded["given_first"], canonical_given)
-    coded["given_soundex"] = _map_codes(coded["given_first"], _soundex)
-    coded["family_key"] = _map_codes(family, _squash)
-    coded["family_first"] = _map_codes(family, _first_word)
-    coded["family_last"] = _map_codes(family, _last_word)
-    coded["family_soundex"] = _map_codes(coded["family_first"], _soundex)
-    coded["sex"] = _map_codes(_code(rec["sex"].astype("string")), _sex)
-    coded["postcode"] = _map_codes(_code(rec["postcode"].astype("string")), _clean_postcode)
+    given = map_codes(_code(rec["given_name"].astype("string")), clean_name)
+    family = map_codes(_code(rec["family_name"].astype("string")), clean_name)
+    coded["given_key"] = map_codes(given, _squash)
+    coded["given_first"] = map_codes(given, _first_word)
+    coded["given_canonical"] = map_codes(coded["given_first"], canonical_given)
+    coded["given_soundex"] = map_codes(coded["given_first"], _soundex)
+    coded["family_key"] = map_codes(family, _squash)
+    coded["family_first"] = map_codes(family, _first_word)
+    coded["family_last"] = map_codes(family, _last_word)
+    coded["family_soundex"] = map_codes(coded["family_first"], _soundex)
+    coded["sex"] = map_codes(_code(rec["sex"].astype("string")), _sex)
+    coded["postcode"] = map_codes(_code(rec["postcode"].astype("string")), _clean_postcode)
     area, district, sector = _postcode_parts(coded["postcode"])
     coded["postcode_area"], coded["postcode_district"], coded["postcode_sector"] = (
         area,
         district,
         sector,
     )
-    line = _map_codes(_code(rec["address_1"].astype("string")), _clean_address)
+    line = map_codes(_code(rec["address_1"].astype("string")), _clean_address)
     coded["address_line"] = line
-    coded["address_numbers"] = _map_codes(line, _house_numbers)
-    coded["address_key"] = _map_codes(line, address_key)
+    coded["address_numbers"] = map_codes(line, _house_numbers)
+    coded["address_key"] = map_codes(line, address_key)
 
     index = rec.index
     out = pd.DataFrame({"record_key": rec["record_key"].astype("string")})
@@ -218,10 +361,11 @@ def standardise_coded(records: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Co
         "family_soundex",
     ):
         out[column] = _series(coded[column], index)
-    # both names' soundex in sorted order (a swapped pair shares it); coded after the fact,
-    # as pd.factorize would code the column
-    out["names_soundex"] = _names_soundex(out["given_key"], out["family_key"])
-    coded["names_soundex"] = _code(out["names_soundex"])
+    # both names' soundex in sorted order (a swapped pair shares it)
+    coded["names_soundex"] = _names_soundex(
+        map_codes(coded["given_key"], _soundex), map_codes(coded["family_key"], _soundex)
+    )
+    out["names_soundex"] = _series(coded["names_soundex"], index)
 
     dob = pd.to_datetime(rec["date_of_birth"], errors="coerce")
     out["date_of_birth"] = dob
@@ -239,7 +383,7 @@ def standardise_coded(records: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Co
         "address_key",
     ):
         out[column] = _series(coded[column], index)
-    return out, coded
+    return out, coded, map_codes.memo()
 
 
 def _sex(value: str) -> str | None:
@@ -247,16 +391,29 @@ def _sex(value: str) -> str | None:
     return upper if upper in ("M", "F") else None
 
 
-def _names_soundex(given_key: pd.Series, family_key: pd.Series) -> pd.Series:
-    """The soundex codes of both names, in sorted order, so that a record whose given and
-    family names were swapped (``stephenson danny``) gets the same key as the right one;
-    missing when either name is.  The whole (squashed) names are coded, as the comparison's
-    swap levels compare them, so ``leo n`` / ``leon`` still agree."""
-    given = _map_unique(given_key, _soundex)
-    family = _map_unique(family_key, _soundex)
-    low = given.where(given <= family, family)
-    high = family.where(given <= family, given)
-    return (low + " " + high).astype("string")
+def _names_soundex(given: ColumnCodes, family: ColumnCodes) -> ColumnCodes:
+    """The soundex codes of both names (``given``, ``family``: each record's soundex of its
+    squashed name), in sorted order, so that a record whose given and family names were
+    swapped (``stephenson danny``) gets the same key as the right one; missing when either
+    name is.  The whole (squashed) names are coded, as the comparison's swap levels compare
+    them, so ``leo n`` / ``leon`` still agree.  Coded as ``pd.factorize`` codes the
+    column ``low + " " + high``: a soundex has no space, so each distinct (low, high) is
+    one distinct key, and the pairs are numbered by first appearance as the keys are."""
+    (g_codes, g_uniques), (f_codes, f_uniques) = given, family
+    vocabulary = np.array(sorted({*g_uniques, *f_uniques}), dtype=object)
+    position = pd.Index(vocabulary)
+    # code -1 (missing) takes the appended -1, then is masked below
+    g_rank = np.append(position.get_indexer(pd.Index(g_uniques, dtype=object)), -1)[g_codes]
+    f_rank = np.append(position.get_indexer(pd.Index(f_uniques, dtype=object)), -1)[f_codes]
+    low, high = np.minimum(g_rank, f_rank), np.maximum(g_rank, f_rank)
+    pair = np.where((g_codes >= 0) & (f_codes >= 0), low * max(len(vocabulary), 1) + high, -1)
+    codes, pairs = pd.factorize(pair)
+    present = pairs >= 0  # the missing pair (-1) is a value to factorize: drop it
+    renumber = np.where(present, np.cumsum(present) - 1, -1)
+    pairs = pairs[present]
+    width = max(len(vocabulary), 1)
+    keys = [f"{vocabulary[p // width]} {vocabulary[p % width]}" for p in pairs]
+    return renumber[codes], np.array(keys, dtype=object)
 
 
 def _squash(value: str) -> str:

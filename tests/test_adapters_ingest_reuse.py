@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
@@ -168,6 +169,61 @@ def test_changed_rows_equal_a_full_parse(
     report = next(r for r in night2.extracts.files if r.file == file)
     malformed = len(night2.state.tables[table].files[0].malformed_lines)
     assert night2.reused[table] == report.rows_read - malformed - fresh
+    # The state tonight leaves (its reused rows taken from last night's Arrow columns) is
+    # the one a from-scratch night leaves, and the third night reuses all of it.
+    assert_same_state(night2.state, load_extracts_incremental(folder, None, previous=None).state)
+    third = _night2(folder, IngestState.from_bytes(night2.state.to_bytes()))
+    assert third.rows_cleaned == 0
+
+
+def assert_same_state(got: IngestState, expected: IngestState) -> None:
+    """Two states hold the same tables, rows and row hashes once read back from bytes."""
+    got_back, expected_back = (IngestState.from_bytes(s.to_bytes()) for s in (got, expected))
+    assert got_back is not None and expected_back is not None
+    assert got_back.tables.keys() == expected_back.tables.keys()
+    for stem, cache in expected_back.tables.items():
+        mine = got_back.tables[stem]
+        assert mine.meta() == cache.meta()
+        assert_frame_equal(mine.rows, cache.rows, check_exact=True, obj=stem)
+        assert (mine.row_hash == cache.row_hash).all()
+        assert mine.row_hash.dtype == cache.row_hash.dtype
+
+
+def test_a_changed_table_leaves_its_state_from_last_nights_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reuse path really builds the next night's payload from the cached columns."""
+    files = _night1_files()
+    folder = _write(tmp_path / "in", files)
+    state = _state_after(folder)
+    files["gp_patients.csv"][1][0] = "M85001,P1,943 476 5919,Zoë,Harper-Smith,1990-04-12,F,cv11 4aa"
+    _write(folder, files)
+    built: list[bool] = []
+    reusing = TableCache.payload_reusing
+
+    def spy(self: TableCache, *args: object, **kwargs: object) -> bytes | None:
+        payload = reusing(self, *args, **kwargs)  # type: ignore[arg-type]
+        built.append(payload is not None)
+        return payload
+
+    monkeypatch.setattr(TableCache, "payload_reusing", spy)
+    night2 = _night2(folder, state)
+    assert built == [True]
+    assert_same_state(night2.state, load_extracts_incremental(folder, None, previous=None).state)
+
+
+def test_fresh_rows_of_another_schema_leave_a_payload_built_afresh(tmp_path: Path) -> None:
+    folder = _write(tmp_path / "in", _night1_files())
+    patients = _state_after(folder).tables["gp_patients"]
+    rows = patients.rows
+    take = np.arange(len(rows))
+    lines = rows["_line"].to_numpy()
+    odd = rows.head(1).assign(sex=rows["sex"].head(1).astype("category"))
+    assert patients.payload_reusing(take, odd, lines=lines, row_hash=patients.row_hash) is None
+    same = patients.payload_reusing(take, rows.head(0), lines=lines, row_hash=patients.row_hash)
+    assert same is not None
+    again = TableCache.from_parts(patients.meta(), same)
+    assert_frame_equal(again.rows, rows, check_exact=True)
 
 
 PRESET_CONFIGS = {

@@ -184,3 +184,18 @@ def test_a_colliding_new_ref_is_salted_like_the_reference() -> None:
 def test_empty_key_is_still_rejected() -> None:
     with pytest.raises(ConfigError):
         assign_person_refs(pd.DataFrame({"record_key": ["a"], "cluster_id": [0]}), None, key=b"")
+
+
+@pytest.mark.parametrize("seed", range(0, 80, 3))
+def test_keys_held_twice_count_twice_like_the_reference(seed: int) -> None:
+    """The join of tonight's records to last night's refs: a lookup when tonight's keys are
+    unique (the engine's clusters), a merge otherwise; a key held twice counts twice."""
+    clusters, previous, options = _case(seed)
+    if previous is None or not len(previous) or not len(clusters):
+        pytest.skip("nothing to join")
+    twice = pd.concat([previous, previous.iloc[:2]], ignore_index=True)
+    for tonight in (clusters, pd.concat([clusters, clusters.iloc[:1]], ignore_index=True)):
+        got = assign_person_refs(tonight, twice, **options)  # type: ignore[arg-type]
+        want = reference_person_refs(tonight, twice, **options)  # type: ignore[arg-type]
+        pd.testing.assert_frame_equal(got[0], want[0], check_exact=True)
+        pd.testing.assert_frame_equal(got[1], want[1], check_exact=True)

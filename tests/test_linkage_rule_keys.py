@@ -22,13 +22,20 @@ def std() -> pd.DataFrame:
 
 
 # 3 skips the big postcode and date keys; 1000 skips nothing.  A rule's new pairs are
-# counted by listing its pairs or from the pairs it shares with earlier rules: both ways
+# counted by listing its pairs or from the pairs it shares with earlier rules, and the pairs
+# within labels found from every pair in a label's group or from each rule's keys: all ways
+@pytest.mark.parametrize("group_limit", [0, 1_000_000])
 @pytest.mark.parametrize("list_limit", [0, 1_000_000])
 @pytest.mark.parametrize("max_block_size", [3, 6, 1000])
 def test_rule_keys_agree_with_block(
-    std: pd.DataFrame, max_block_size: int, list_limit: int, monkeypatch: pytest.MonkeyPatch
+    std: pd.DataFrame,
+    max_block_size: int,
+    list_limit: int,
+    group_limit: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(blocking, "_LIST_PAIRS_PER_RECORD", list_limit)
+    monkeypatch.setattr(blocking, "_GROUP_PAIRS_PER_RECORD", group_limit)
     candidates = block(std, DEFAULT_BLOCKING_RULES, max_block_size=max_block_size)
     keys = rule_keys(std, DEFAULT_BLOCKING_RULES, max_block_size=max_block_size)
     pd.testing.assert_frame_equal(keys.report, candidates.report)
@@ -57,3 +64,22 @@ def test_rule_keys_agree_with_block(
     if max_block_size == 3:
         assert candidates.report["keys_skipped"].sum() > 0
     assert touching.size > 0 and sharing.size > 0
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.empty(0, dtype=np.int64),
+        np.array([7], dtype=np.int64),
+        np.array([3, 1, 3, 3, -2, 1], dtype=np.int64),
+        np.array([5, 5, 5], dtype=np.int32),
+        np.random.default_rng(1).integers(0, 50, 1000).astype(np.int32),
+        np.random.default_rng(2).integers(-(2**62), 2**62, 5000),
+    ],
+    ids=["empty", "one", "repeats", "all-same", "int32", "wide"],
+)
+def test_distinct_is_numpys_unique(values: np.ndarray) -> None:
+    got = blocking.distinct(values)
+    want = np.unique(values)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
