@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from rules.base import Rule, as_datetime, holiday_period, table, warning_frame
@@ -42,6 +43,18 @@ _CORRESPONDENCE = ("practice_code", "patient_id", "document_id")
 
 def _text(values: pd.Series) -> pd.Series:
     return values.astype("string").str.strip()
+
+
+def _of_patients(patient_id: pd.Series, context: RuleContext, persons: pd.Series) -> np.ndarray:
+    """Rows whose patient id is one of ``persons``' GP patient ids (a superset of the rows
+    that can match: the practice is checked later).  Letters are read for the few
+    attendances due, not for every letter a practice received."""
+    people = context.record_person
+    keys = people.index[people.isin(persons).to_numpy()]
+    ids = {key.split(":", 2)[2].strip() for key in keys if key.startswith("gp:")}
+    code, distinct = pd.factorize(patient_id)
+    wanted = _text(pd.Series(distinct, dtype="object")).isin(ids).to_numpy(dtype=bool)
+    return np.append(wanted, False)[code]  # code -1 (blank id) takes the False
 
 
 class Rule_LETTER_NOT_RECEIVED(Rule):
@@ -63,6 +76,7 @@ class Rule_LETTER_NOT_RECEIVED(Rule):
         candidates = att.merge(practices, on="person_ref")
 
         c = table(context, "gp_correspondence", _CORRESPONDENCE)
+        c = c.loc[_of_patients(c["patient_id"], context, candidates["person_ref"])]
         practice = _text(c["practice_code"])
         letters = pd.DataFrame(
             {
