@@ -71,6 +71,7 @@ from rules import (
     RuleConfigError,
     RuleContext,
     apply_lifecycle,
+    distinct_counts,
     evaluate_flags,
     evaluate_flags_reusing,
     evaluate_warnings,
@@ -505,7 +506,7 @@ def _merged_persons(result: LinkageResult, record_person: pd.DataFrame) -> pd.Da
     )
     person, persons = pd.factorize(record_person["person_ref"])
     label = result.provisional["cluster_id"].to_numpy(dtype=np.int64)
-    pairs = np.unique(label * (len(persons) + 1) + person[at])
+    pairs, _ = distinct_counts(label * (len(persons) + 1) + person[at])
     pair_label, pair_person = np.divmod(pairs, len(persons) + 1)
     starts = np.r_[True, pair_label[1:] != pair_label[:-1]]
     group = np.cumsum(starts) - 1

@@ -20,7 +20,7 @@ Outputs
   due_by, sent_at, hours_late, holiday_period``.
 """
 
-from rules.base import RAW_FLAG_COLUMNS, WARNING_COLUMNS, Rule, warning_frame
+from rules.base import RAW_FLAG_COLUMNS, WARNING_COLUMNS, Rule, distinct_counts, warning_frame
 from rules.codes import CodeLists
 from rules.context import RuleContext
 from rules.engine import (
@@ -58,6 +58,7 @@ __all__ = [
     "RulesError",
     "apply_lifecycle",
     "derive_evidence",
+    "distinct_counts",
     "evaluate_all",
     "evaluate_flags",
     "evaluate_flags_reusing",

@@ -10,7 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rules.base import RAW_FLAG_COLUMNS, WARNING_COLUMNS, as_datetime, ordered_codes
+from rules.base import (
+    RAW_FLAG_COLUMNS,
+    WARNING_COLUMNS,
+    as_datetime,
+    distinct_counts,
+    ordered_codes,
+)
 from rules.errors import RoutingError, RulesError
 
 HOLDING_COLUMNS = (
@@ -115,9 +121,7 @@ def _verified_numbers(person: np.ndarray, persons: int, nhs_number: pd.Series) -
     number, numbers = ordered_codes(nhs_number)
     has = number < len(numbers)
     width = len(numbers) + 1
-    pairs, counts = np.unique(
-        person[has].astype(np.int64) * width + number[has], return_counts=True
-    )
+    pairs, counts = distinct_counts(person[has].astype(np.int64) * width + number[has])
     pair_person, pair_number = np.divmod(pairs, width)
     best = np.lexsort((pair_number, -counts, pair_person))
     if len(best):

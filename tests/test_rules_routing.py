@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -174,3 +175,14 @@ def test_the_need_to_know_check_refuses_a_row_for_a_non_holder() -> None:
         stray = pd.concat([rows, pd.DataFrame([[person, rtype, code]], columns=rows.columns)])
         with pytest.raises(RoutingError):
             _check_held(stray, held)
+
+
+@pytest.mark.parametrize("size", [0, 1, 7, 1000])
+def test_distinct_counts_is_np_unique_with_counts(size: int) -> None:
+    from rules.base import distinct_counts
+
+    values = np.random.default_rng(size).integers(-5, 40, size)
+    got = distinct_counts(values)
+    want = np.unique(values, return_counts=True)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
