@@ -253,16 +253,14 @@ def lexsort_packed(keys: tuple[np.ndarray, ...]) -> np.ndarray:
     return np.argsort(packed, kind="stable")
 
 
-_DAY_NS = 86_400_000_000_000
-
-
 def newest_first(dates: pd.Series) -> np.ndarray:
-    """An integer per date that sorts the latest first (undated as 1970-01-01), in whole
-    days when every date is a whole day (the same order, in a range ``lexsort_packed`` packs)."""
-    stamps = dates.fillna(pd.Timestamp(0)).to_numpy()
-    ticks = -stamps.astype("int64")
-    if stamps.dtype == np.dtype("datetime64[ns]") and not (ticks % _DAY_NS).any():
-        ticks //= _DAY_NS
+    """An integer per date that sorts the latest first (undated as 1970-01-01), counted in
+    the dates' greatest common step (a day, a minute...): the same order as the raw ticks,
+    in a range ``lexsort_packed`` can pack."""
+    ticks = -dates.fillna(pd.Timestamp(0)).to_numpy().astype("int64")
+    step = int(np.gcd.reduce(ticks)) if len(ticks) else 0
+    if step > 1:
+        ticks //= step
     return ticks
 
 
