@@ -290,9 +290,7 @@ def _with_households(
     ``known_refs``: last night's household refs by address key."""
     # Each record's person by key (record_person has one row per record_key): a lookup,
     # where a merge would hash the keys and gather every column again.
-    # (Keys as object arrays: a string-dtype Index takes about twice as long to look up.)
-    keys = pd.Index(np.asarray(record_person["record_key"].array), dtype=object)
-    at = keys.get_indexer(np.asarray(records["record_key"].array))
+    at = pd.Index(record_person["record_key"]).get_indexer(records["record_key"])
     linked = records.assign(
         **{
             column: record_person[column].array.take(at, allow_fill=True)
