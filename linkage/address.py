@@ -309,13 +309,13 @@ def _squash(series: pd.Series) -> pd.Series:
 def _join(*parts: np.ndarray) -> np.ndarray:
     """Element-wise the non-empty ``parts`` joined by single spaces (object arrays of str).
 
-    Numpy object arithmetic, not a Python list per row: rows of containers that live until
-    the end would each count toward (and trigger) a full garbage collection of the night.
+    One ``str.join`` per row into one list of str (no per-row containers survive the call:
+    rows of containers that live until the end would each count toward, and trigger, a full
+    garbage collection of the night).
     """
-    joined = parts[0]
-    for right in parts[1:]:
-        both = joined + " " + right
-        joined = np.where(joined == "", right, np.where(right == "", joined, both))
+    joined = np.empty(len(parts[0]), dtype=object)
+    rows = zip(*(part.tolist() for part in parts), strict=True)
+    joined[:] = [" ".join(filter(None, row)) for row in rows]
     return joined
 
 
@@ -860,12 +860,23 @@ def _pairs_within(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _tuple_ids(*columns: np.ndarray) -> np.ndarray:
-    """One id per distinct row of equal-length non-negative integer columns."""
+    """One id per distinct row of equal-length non-negative integer columns, numbered in
+    order of first appearance.
+
+    Columns are packed into one int64 while their ranges fit, and renumbered only when
+    the next would overflow it: one factorize for a few columns, not one per column.
+    """
     ids = np.zeros(len(columns[0]), dtype=np.int64)
+    span = 1
     for column in columns:
         values = column.astype(np.int64)
-        ids = pd.factorize(ids * (int(values.max()) + 1) + values)[0].astype(np.int64)
-    return ids
+        width = int(values.max()) + 1
+        if span * width >= 2**62:
+            ids = pd.factorize(ids)[0].astype(np.int64)
+            span = int(ids.max()) + 1
+        ids = ids * width + values
+        span *= width
+    return pd.factorize(ids)[0].astype(np.int64)
 
 
 def _postcode_typo_pairs(
