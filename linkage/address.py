@@ -706,6 +706,15 @@ def _positions_in(
     return owner[ids[known:]]
 
 
+def _take_columns(frame: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """The rows at positions ``rows`` of ``frame``'s address columns (no other column is
+    copied)."""
+    return pd.DataFrame(
+        {column: frame[column].array.take(rows) for column in ADDRESS_COLUMNS},
+        index=frame.index[rows],
+    )
+
+
 def parse_addresses(
     frame: pd.DataFrame, *, previous: ParsedAddresses | None = None
 ) -> AddressParse:
@@ -725,8 +734,8 @@ def parse_addresses(
         else np.empty(0, dtype=np.intp)
     )
     first = np.unique(codes, return_index=True)[1]  # codes count up in first-appearance order
-    distinct = frame.iloc[first, [frame.columns.get_loc(c) for c in ADDRESS_COLUMNS]]
-    texts = {}
+    distinct = _take_columns(frame, first)
+    texts: dict[str, np.ndarray | None] = {}
     for column, (code, _) in zip(ADDRESS_COLUMNS, factorized, strict=True):
         if isinstance(frame[column].dtype, pd.StringDtype):
             values = np.asarray(frame[column].array)[first]

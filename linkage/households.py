@@ -386,7 +386,10 @@ def build_households(
             record_key[candidates],
         )
     ]
-    chosen = records.iloc[picked, [records.columns.get_loc(c) for c in ADDRESS_COLUMNS]]
+    chosen = pd.DataFrame(
+        {column: records[column].array.take(picked) for column in ADDRESS_COLUMNS},
+        index=records.index[picked],
+    )
     chosen_keys = record_key[picked]
     reuse = None
     if known is not None and len(known.current):
