@@ -204,7 +204,7 @@ def _as_of_end(as_of: dt.date | dt.datetime | pd.Timestamp | str) -> pd.Timestam
     return day + pd.Timedelta(days=1)
 
 
-def _text_values(column: pd.Series) -> np.ndarray:
+def _text_array(column: pd.Series) -> np.ndarray:
     """A text column as an object array (NA where missing), read in place for a ``string``
     column: factorizing it then skips the copy ``StringArray.factorize`` makes to mark NA."""
     if isinstance(column.dtype, pd.StringDtype):
@@ -224,7 +224,7 @@ def _has_text(frame: pd.DataFrame, columns: tuple[str, ...], rows: np.ndarray) -
         open_rows = np.flatnonzero(~found)
         if not open_rows.size:
             break
-        codes, distinct = pd.factorize(_text_values(frame[column])[rows[open_rows]])
+        codes, distinct = pd.factorize(_text_array(frame[column])[rows[open_rows]])
         filled = np.fromiter(
             (bool(value.strip()) for value in distinct.tolist()), dtype=bool, count=len(distinct)
         )
