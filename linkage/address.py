@@ -626,25 +626,66 @@ class ParsedAddresses:
     @classmethod
     def from_bytes(cls, blob: bytes) -> ParsedAddresses | None:
         """The cached parse, or ``None`` when it was made by another parser or layout (or is
-        unreadable): the night then parses every address afresh, as on a first night."""
+        unreadable): the night then parses every address afresh, as on a first night.
+
+        Text columns are read as Parquet dictionaries and each distinct string is made a
+        Python string once (towns, postcodes and streets repeat), not once per row.
+        """
+        raw_columns = [f"raw_{c}" for c in ADDRESS_COLUMNS]
         try:
-            table = pq.read_table(io.BytesIO(blob))
+            table = pq.read_table(
+                io.BytesIO(blob), read_dictionary=[*raw_columns, *_STRING_STANDARD]
+            )
         except (pa.ArrowException, OSError):
             log.warning("address parse cache unreadable; parsing all addresses afresh")
             return None
         stamp = (table.schema.metadata or {}).get(_STAMP_KEY)
         if stamp is None or json.loads(stamp) != _parser_stamp():
             return None
-        raw_columns = [f"raw_{c}" for c in ADDRESS_COLUMNS]
         if table.column_names != [*raw_columns, *STANDARD_COLUMNS]:
             return None
-        frame = table.to_pandas()
-        standard = frame[list(STANDARD_COLUMNS)]
-        expected = ["string"] * len(_STRING_STANDARD) + ["bool"] * 3
-        if [str(d) for d in standard.dtypes] != expected:
+        types = [table.schema.field(name).type for name in table.column_names]
+        raw_types, text_types = types[: len(raw_columns)], types[len(raw_columns) : -3]
+        if not (
+            all(_is_text(t) or pa.types.is_null(t) for t in raw_types)
+            and all(_is_text(t) for t in text_types)
+            and all(pa.types.is_boolean(t) for t in types[-3:])
+        ):
             return None
-        raw = pd.DataFrame({c: frame[f"raw_{c}"].to_numpy(dtype=object) for c in ADDRESS_COLUMNS})
+        raw = pd.DataFrame({c: _decoded(table.column(f"raw_{c}"), None) for c in ADDRESS_COLUMNS})
+        standard = pd.DataFrame(
+            {
+                **{
+                    c: pd.array(_decoded(table.column(c), pd.NA), dtype="string")
+                    for c in _STRING_STANDARD
+                },
+                **{
+                    c: table.column(c).to_numpy().astype(bool)
+                    for c in STANDARD_COLUMNS[len(_STRING_STANDARD) :]
+                },
+            }
+        )
         return cls(raw=raw, standard=standard)
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return pa.types.is_dictionary(kind) and pa.types.is_string(kind.value_type)
+
+
+def _decoded(column: pa.ChunkedArray, missing: object) -> np.ndarray:
+    """A dictionary-encoded (or all-null) text column as an object array of ``str``,
+    ``missing`` where null: one Python string per distinct value."""
+    values = np.full(len(column), missing, dtype=object)
+    start = 0
+    for chunk in column.chunks:  # a loop over row groups, not rows
+        end = start + len(chunk)
+        if pa.types.is_dictionary(chunk.type) and len(chunk.dictionary):
+            words = chunk.dictionary.to_numpy(zero_copy_only=False)
+            at = chunk.indices.fill_null(0).to_numpy(zero_copy_only=False)
+            present = chunk.is_valid().to_numpy(zero_copy_only=False)
+            values[start:end][present] = words[at[present]]
+        start = end
+    return values
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from linkage.address import (
+    ParsedAddresses,
+    _decoded,
     _exact_groups,
     _join,
     _tuple_ids,
@@ -184,3 +187,25 @@ def test_a_missing_person_ref_is_refused(person_dtype: str | type) -> None:
     records.loc[2, "person_ref"] = None
     with pytest.raises(Exception, match="no person_ref"):
         build_households(records, as_of="2024-06-30", key=b"k")
+
+
+def test_a_parse_read_back_equals_the_parse() -> None:
+    frame = pd.DataFrame(ADDRESSES, columns=COLUMNS).astype(object)
+    frame["uprn"] = None  # a raw column with no text at all is stored as nulls
+    cache = parse_addresses(frame).cache
+    assert cache is not None
+    back = ParsedAddresses.from_bytes(cache.to_bytes())
+    assert back is not None
+    pd.testing.assert_frame_equal(back.raw, cache.raw)
+    pd.testing.assert_frame_equal(back.standard, cache.standard)
+    assert all(value is None for value in back.raw["uprn"])
+
+
+def test_decoded_reads_each_row_group_with_its_own_dictionary() -> None:
+    chunks = [
+        pa.array(["B", None, "A", "B"]).dictionary_encode(),
+        pa.array([None, None]).cast(pa.string()).dictionary_encode(),
+        pa.array(["C", "B"]).dictionary_encode(),
+    ]
+    column = pa.chunked_array(chunks)
+    assert _decoded(column, None).tolist() == ["B", None, "A", "B", None, None, "C", "B"]
