@@ -60,6 +60,8 @@ from linkage.comparisons import COMPARISONS
 from linkage.households import (
     Households,
     build_households,
+    lexsort_packed,
+    newest_first,
     ref_map,
     refs_from_bytes,
     refs_to_bytes,
@@ -248,16 +250,13 @@ def _people(
     # A person's date of birth is on their first dated row in the order: GP first, then
     # latest address_date (undated last), then record order.
     dated = np.flatnonzero(records["date_of_birth"].notna().to_numpy())
-    not_gp = (records["source"] != "gp").astype(int).to_numpy()[dated]
+    not_gp = np.asarray(records["source"].array, dtype=object)[dated] != "gp"
     dates = records["address_date"]
     if not pd.api.types.is_datetime64_dtype(dates.dtype):  # to_datetime walks rows even then
         dates = pd.to_datetime(dates)
-    address_date = dates.to_numpy()[dated]
-    # One integer lexsort with persons as its first key (lexsort is stable).
-    latest_first = np.where(
-        np.isnat(address_date), np.iinfo(np.int64).max, -address_date.view(np.int64)
-    )
-    order = dated[np.lexsort((latest_first, not_gp, code[dated]))]
+    # One integer sort with persons as its first key (stable); undated rows last.
+    undated = dates.isna().to_numpy()[dated]
+    order = dated[lexsort_packed((newest_first(dates)[dated], undated, not_gp, code[dated]))]
     first = (
         np.flatnonzero(np.r_[True, code[order][1:] != code[order][:-1]]) if len(order) else order
     )
@@ -301,14 +300,15 @@ def _with_households(
     # Each record's person by key (record_person has one row per record_key): a lookup,
     # where a merge would hash the keys and gather every column again.
     at = pd.Index(record_person["record_key"]).get_indexer(records["record_key"])
-    linked = records.reset_index(drop=True)
-    linked = linked.assign(
+    linked = records.assign(
         **{
             column: record_person[column].array.take(at, allow_fill=True)
             for column in record_person.columns
             if column != "record_key"
         }
     )
+    # assign copied the frame: its index is reset in place (reset_index would copy again).
+    linked.index = pd.RangeIndex(len(linked))
     households = build_households(
         linked,
         as_of=as_of,

@@ -309,13 +309,13 @@ def _squash(series: pd.Series) -> pd.Series:
 def _join(*parts: np.ndarray) -> np.ndarray:
     """Element-wise the non-empty ``parts`` joined by single spaces (object arrays of str).
 
-    Numpy object arithmetic, not a Python list per row: rows of containers that live until
-    the end would each count toward (and trigger) a full garbage collection of the night.
+    One ``str.join`` per row into one list of str (no per-row containers survive the call:
+    rows of containers that live until the end would each count toward, and trigger, a full
+    garbage collection of the night).
     """
-    joined = parts[0]
-    for right in parts[1:]:
-        both = joined + " " + right
-        joined = np.where(joined == "", right, np.where(right == "", joined, both))
+    joined = np.empty(len(parts[0]), dtype=object)
+    rows = zip(*(part.tolist() for part in parts), strict=True)
+    joined[:] = [" ".join(filter(None, row)) for row in rows]
     return joined
 
 
@@ -626,25 +626,66 @@ class ParsedAddresses:
     @classmethod
     def from_bytes(cls, blob: bytes) -> ParsedAddresses | None:
         """The cached parse, or ``None`` when it was made by another parser or layout (or is
-        unreadable): the night then parses every address afresh, as on a first night."""
+        unreadable): the night then parses every address afresh, as on a first night.
+
+        Text columns are read as Parquet dictionaries and each distinct string is made a
+        Python string once (towns, postcodes and streets repeat), not once per row.
+        """
+        raw_columns = [f"raw_{c}" for c in ADDRESS_COLUMNS]
         try:
-            table = pq.read_table(io.BytesIO(blob))
+            table = pq.read_table(
+                io.BytesIO(blob), read_dictionary=[*raw_columns, *_STRING_STANDARD]
+            )
         except (pa.ArrowException, OSError):
             log.warning("address parse cache unreadable; parsing all addresses afresh")
             return None
         stamp = (table.schema.metadata or {}).get(_STAMP_KEY)
         if stamp is None or json.loads(stamp) != _parser_stamp():
             return None
-        raw_columns = [f"raw_{c}" for c in ADDRESS_COLUMNS]
         if table.column_names != [*raw_columns, *STANDARD_COLUMNS]:
             return None
-        frame = table.to_pandas()
-        standard = frame[list(STANDARD_COLUMNS)]
-        expected = ["string"] * len(_STRING_STANDARD) + ["bool"] * 3
-        if [str(d) for d in standard.dtypes] != expected:
+        types = [table.schema.field(name).type for name in table.column_names]
+        raw_types, text_types = types[: len(raw_columns)], types[len(raw_columns) : -3]
+        if not (
+            all(_is_text(t) or pa.types.is_null(t) for t in raw_types)
+            and all(_is_text(t) for t in text_types)
+            and all(pa.types.is_boolean(t) for t in types[-3:])
+        ):
             return None
-        raw = pd.DataFrame({c: frame[f"raw_{c}"].to_numpy(dtype=object) for c in ADDRESS_COLUMNS})
+        raw = pd.DataFrame({c: _decoded(table.column(f"raw_{c}"), None) for c in ADDRESS_COLUMNS})
+        standard = pd.DataFrame(
+            {
+                **{
+                    c: pd.array(_decoded(table.column(c), pd.NA), dtype="string")
+                    for c in _STRING_STANDARD
+                },
+                **{
+                    c: table.column(c).to_numpy().astype(bool)
+                    for c in STANDARD_COLUMNS[len(_STRING_STANDARD) :]
+                },
+            }
+        )
         return cls(raw=raw, standard=standard)
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return pa.types.is_dictionary(kind) and pa.types.is_string(kind.value_type)
+
+
+def _decoded(column: pa.ChunkedArray, missing: object) -> np.ndarray:
+    """A dictionary-encoded (or all-null) text column as an object array of ``str``,
+    ``missing`` where null: one Python string per distinct value."""
+    values = np.full(len(column), missing, dtype=object)
+    start = 0
+    for chunk in column.chunks:  # a loop over row groups, not rows
+        end = start + len(chunk)
+        if pa.types.is_dictionary(chunk.type) and len(chunk.dictionary):
+            words = chunk.dictionary.to_numpy(zero_copy_only=False)
+            at = chunk.indices.fill_null(0).to_numpy(zero_copy_only=False)
+            present = chunk.is_valid().to_numpy(zero_copy_only=False)
+            values[start:end][present] = words[at[present]]
+        start = end
+    return values
 
 
 @dataclass(frozen=True)
@@ -677,23 +718,42 @@ def _text_values(column: pd.Series) -> np.ndarray | None:
     return None
 
 
-def _row_ids(columns: list[np.ndarray]) -> np.ndarray:
-    """One id per distinct row of equal-length columns (missing values alike), numbered in
-    order of first appearance."""
-    if not len(columns[0]):
-        return np.empty(0, dtype=np.int64)
-    return _tuple_ids(*(pd.factorize(column)[0] + 1 for column in columns))
+def _raw_values(column: pd.Series) -> np.ndarray:
+    """A column's values as an array, a ``string`` column's read in place (NA where
+    missing): ``to_numpy`` would look for NA first."""
+    if isinstance(column.dtype, pd.StringDtype):
+        return np.asarray(column.array)
+    return column.to_numpy()
 
 
-def _positions_in(previous: pd.DataFrame, tonight: dict[str, np.ndarray]) -> np.ndarray:
-    """Each tonight row's row number in ``previous`` (same five raw values), else -1."""
+def _positions_in(
+    previous: pd.DataFrame, tonight: list[tuple[np.ndarray, np.ndarray]]
+) -> np.ndarray:
+    """Each tonight row's row number in ``previous`` (same five raw values), else -1.
+
+    ``tonight``: per column of ``ADDRESS_COLUMNS``, each row's code into that column's
+    distinct ``str`` values (-1: missing) and those values, so each distinct value is
+    hashed once rather than once per row.
+    """
     known = len(previous)
-    ids = _row_ids(
-        [np.concatenate([previous[c].to_numpy(dtype=object), tonight[c]]) for c in ADDRESS_COLUMNS]
-    )
+    columns = []
+    for column, (codes, values) in zip(ADDRESS_COLUMNS, tonight, strict=True):
+        both = pd.factorize(np.concatenate([previous[column].to_numpy(dtype=object), values]))
+        code = both[0] + 1  # 0: missing, on both sides
+        columns.append(np.concatenate([code[:known], np.append(code[known:], 0)[codes]]))
+    ids = _tuple_ids(*columns)
     owner = np.full(int(ids.max()) + 1, -1, dtype=np.intp)
     owner[ids[:known]] = np.arange(known)
     return owner[ids[known:]]
+
+
+def _take_columns(frame: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """The rows at positions ``rows`` of ``frame``'s address columns (no other column is
+    copied)."""
+    return pd.DataFrame(
+        {column: frame[column].array.take(rows) for column in ADDRESS_COLUMNS},
+        index=frame.index[rows],
+    )
 
 
 def parse_addresses(
@@ -706,15 +766,31 @@ def parse_addresses(
     rest are taken as they are (exactly what a parse gives: see ``ParsedAddresses``).
     """
     _require_columns(frame, ADDRESS_COLUMNS, "standardise_addresses")
-    columns = frame[list(ADDRESS_COLUMNS)]
-    codes = _row_ids([columns[c].to_numpy() for c in ADDRESS_COLUMNS]).astype(np.intp)
+    # Each column factorized once: its codes number the rows' distinct addresses, and give
+    # the distinct addresses' values and where they are missing.
+    factorized = [pd.factorize(_raw_values(frame[c])) for c in ADDRESS_COLUMNS]
+    codes = (
+        _tuple_ids(*(code + 1 for code, _ in factorized)).astype(np.intp)
+        if len(frame)
+        else np.empty(0, dtype=np.intp)
+    )
     first = np.unique(codes, return_index=True)[1]  # codes count up in first-appearance order
-    distinct = columns.iloc[first]
-    texts = {c: _text_values(distinct[c]) for c in ADDRESS_COLUMNS}
+    distinct = _take_columns(frame, first)
+    texts: dict[str, np.ndarray | None] = {}
+    for column, (code, _) in zip(ADDRESS_COLUMNS, factorized, strict=True):
+        if isinstance(frame[column].dtype, pd.StringDtype):
+            values = np.asarray(frame[column].array)[first]
+            values[code[first] < 0] = None
+            texts[column] = values
+        else:
+            texts[column] = _text_values(distinct[column])
     cacheable = all(values is not None for values in texts.values())
     known = np.full(len(distinct), -1, dtype=np.intp)
     if previous is not None and cacheable and len(distinct) and len(previous.raw):
-        known = _positions_in(previous.raw, texts)  # type: ignore[arg-type]
+        known = _positions_in(
+            previous.raw,
+            [(code[first], np.asarray(values, dtype=object)) for code, values in factorized],
+        )
     reused = np.flatnonzero(known >= 0)
     if not reused.size:
         standard = _standardise_rows(distinct).reset_index(drop=True)
@@ -783,8 +859,13 @@ def _string_order(distinct: np.ndarray) -> np.ndarray:
     NULs, so the orders agree unless a string holds a NUL; the width is capped because each
     string takes the longest one's room.
     """
-    fits = len(distinct) and all(
-        isinstance(v, str) and len(v) <= _FIXED_WIDTH_SORT_MAX and "\0" not in v for v in distinct
+    # All str, none longer than the cap, no NUL: tested on whole columns in C (the type
+    # test first, so that len and join see only str).
+    fits = (
+        len(distinct) > 0
+        and pd.api.types.infer_dtype(distinct, skipna=False) == "string"
+        and max(map(len, distinct.tolist())) <= _FIXED_WIDTH_SORT_MAX
+        and "\0" not in "".join(distinct.tolist())
     )
     if fits:
         return np.argsort(distinct.astype(str), kind="stable").astype(np.intp)
@@ -829,16 +910,27 @@ def _pairs_within(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _tuple_ids(*columns: np.ndarray) -> np.ndarray:
-    """One id per distinct row of equal-length non-negative integer columns."""
+    """One id per distinct row of equal-length non-negative integer columns, numbered in
+    order of first appearance.
+
+    Columns are packed into one int64 while their ranges fit, and renumbered only when
+    the next would overflow it: one factorize for a few columns, not one per column.
+    """
     ids = np.zeros(len(columns[0]), dtype=np.int64)
+    span = 1
     for column in columns:
         values = column.astype(np.int64)
-        ids = pd.factorize(ids * (int(values.max()) + 1) + values)[0].astype(np.int64)
-    return ids
+        width = int(values.max()) + 1
+        if span * width >= 2**62:
+            ids = pd.factorize(ids)[0].astype(np.int64)
+            span = int(ids.max()) + 1
+        ids = ids * width + values
+        span *= width
+    return pd.factorize(ids)[0].astype(np.int64)
 
 
 def _postcode_typo_pairs(
-    postcode: pd.Series, flat: pd.Series, number: pd.Series, eligible: np.ndarray
+    postcode: np.ndarray, flat: np.ndarray, number: np.ndarray, eligible: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Numbered forms with the same flat and number whose inward codes differ in one character.
 
@@ -846,10 +938,12 @@ def _postcode_typo_pairs(
     too often two houses.
     """
     # Plain string operations per form (not pandas passes: this runs every night).
-    compact = np.array([p.replace(" ", "") for p in postcode.to_numpy(dtype=object)], dtype=object)
-    length = np.fromiter((len(c) for c in compact), dtype=np.int64, count=len(compact))
-    ok = eligible & (length >= 5) & (length <= 7)
-    idx = np.flatnonzero(ok)
+    # Only the eligible forms are compacted: the pairs never involve the others.
+    idx = np.flatnonzero(eligible)
+    compact = np.full(len(postcode), "", dtype=object)
+    compact[idx] = [p.replace(" ", "") for p in postcode[idx].tolist()]
+    length = np.fromiter((len(c) for c in compact[idx].tolist()), dtype=np.int64, count=idx.size)
+    idx = idx[(length >= 5) & (length <= 7)]
     if idx.size == 0:
         return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
     sub = compact[idx]
@@ -860,8 +954,8 @@ def _postcode_typo_pairs(
     # built as strings).
     same = _tuple_ids(
         pd.factorize(np.array([c[:-3] for c in sub], dtype=object))[0],
-        pd.factorize(flat.to_numpy(dtype=object)[idx])[0],
-        pd.factorize(number.to_numpy(dtype=object)[idx])[0],
+        pd.factorize(flat[idx])[0],
+        pd.factorize(number[idx])[0],
     )
     inward = np.array([c[-3:] for c in sub], dtype="U3").view(np.uint32).reshape(-1, 3)
     lefts, rights = [], []
@@ -905,18 +999,17 @@ def assign_address_keys(
     result = pd.Series(pd.NA, index=standardised.index, dtype="string")
     if not usable.any():
         return result
-    std = standardised.loc[usable, ["flat", "house_number", "house_name", "street"]]
-    std = std.astype(object).fillna("")
-    postcode = standardised.loc[usable, "postcode"].astype(object).fillna("")
-    uprn = standardised.loc[usable, "uprn"].astype(object).fillna("")
-    label = std["street"].where(
-        (std["house_number"] != "") | (std["house_name"] == ""), std["house_name"]
-    )
-    has_text = (postcode != "").to_numpy() & (
-        (std["flat"] != "") | (std["house_number"] != "") | (std["house_name"] != "")
-    ).to_numpy()
-    form_text = postcode + "|" + std["flat"] + "|" + std["house_number"] + "|" + label
-    form_text = form_text.where(has_text, "")
+    # Object arrays of str ('' where missing) of the usable rows: element-wise numpy from
+    # here on, not pandas Series operations.
+    text = {
+        column: _blank_missing(standardised[column], usable)
+        for column in ("flat", "house_number", "house_name", "street", "postcode", "uprn")
+    }
+    flat, number, name = text["flat"], text["house_number"], text["house_name"]
+    postcode = text["postcode"]
+    label = np.where((number != "") | (name == ""), text["street"], name)
+    has_text = (postcode != "") & ((flat != "") | (number != "") | (name != ""))
+    form_text = np.where(has_text, _joined(postcode, flat, number, label), "")
 
     form_id, forms = factorize_sorted(form_text)
     n_forms = len(forms)
@@ -926,23 +1019,23 @@ def assign_address_keys(
         row_weights = np.asarray(weights, dtype=np.int64)[usable]
         counts = np.bincount(form_id, weights=row_weights, minlength=n_forms).astype(np.int64)
     first_row = np.unique(form_id, return_index=True)[1]
-    f_postcode = postcode.iloc[first_row].reset_index(drop=True)
-    f_flat = std["flat"].iloc[first_row].reset_index(drop=True)
-    f_number = std["house_number"].iloc[first_row].reset_index(drop=True)
-    f_label = label.iloc[first_row].reset_index(drop=True)
+    f_postcode = postcode[first_row]
+    f_flat = flat[first_row]
+    f_number = number[first_row]
+    f_label = label[first_row]
     real = np.asarray(forms, dtype=object) != ""
-    has_label = real & (f_label != "").to_numpy()
+    has_label = real & (f_label != "")
 
-    exact_group = pd.factorize(f_postcode + "|" + f_flat + "|" + f_number)[0]
+    exact_group = _exact_groups(f_postcode, f_flat, f_number)
     left, right = _pairs_within(np.where(has_label, exact_group, -1))
     threshold = np.full(left.size, settings.street_similarity)
     if settings.postcode_typo_tolerance:
-        numbered = has_label & (f_number != "").to_numpy()
+        numbered = has_label & (f_number != "")
         tl, tr = _postcode_typo_pairs(f_postcode, f_flat, f_number, numbered)
         left = np.concatenate([left, tl])
         right = np.concatenate([right, tr])
         threshold = np.concatenate([threshold, np.full(tl.size, settings.postcode_typo_similarity)])
-    labels_arr = f_label.to_numpy(dtype=object)
+    labels_arr = f_label
     if left.size:
         score = process.cpdist(labels_arr[left], labels_arr[right], scorer=fuzz.ratio, workers=1)
         keep = score >= threshold
@@ -970,7 +1063,7 @@ def assign_address_keys(
     text_key = np.where(has_text, canonical[comp[form_id]], "")
 
     # UPRN precedence: a row's own UPRN, else its form's sole UPRN, else its cluster's.
-    uprn_text = uprn.to_numpy(dtype=object)
+    uprn_text = text["uprn"]
     has_uprn = uprn_text != ""
     uprn_code = np.full(len(uprn_text), -1, dtype=np.int64)
     uprn_code[has_uprn], uprn_values = pd.factorize(uprn_text[has_uprn])
@@ -987,6 +1080,38 @@ def assign_address_keys(
 
     result[usable] = key
     return result
+
+
+def _joined(*parts: np.ndarray) -> np.ndarray:
+    """Element-wise ``parts`` joined by "|" (object arrays of str), one string built per
+    row rather than one per ``+``."""
+    joined = np.empty(len(parts[0]), dtype=object)
+    joined[:] = ["|".join(row) for row in zip(*(part.tolist() for part in parts), strict=True)]
+    return joined
+
+
+def _exact_groups(postcode: np.ndarray, flat: np.ndarray, number: np.ndarray) -> np.ndarray:
+    """A group id per form (forms in sorted order) shared by the forms with the same
+    postcode, flat and number.
+
+    A form's text opens with ``postcode|flat|number|``, so in sorted order those forms are
+    neighbours when no part holds a "|" (never, from the parser): a group starts wherever
+    a part changes.  Otherwise the three parts are joined and factorized.
+    """
+    if any("|" in "".join(part.tolist()) for part in (postcode, flat, number)):
+        return pd.factorize(_joined(postcode, flat, number))[0]
+    starts = np.zeros(len(postcode), dtype=bool)
+    starts[0] = True
+    for part in (postcode, flat, number):
+        starts[1:] |= part[1:] != part[:-1]
+    return np.cumsum(starts) - 1
+
+
+def _blank_missing(column: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """``column[rows]`` as an object array with '' where missing (``rows``: a mask)."""
+    values = np.array(column.array[rows], dtype=object)
+    values[pd.isna(values)] = ""
+    return values
 
 
 def _sole_values(groups: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:

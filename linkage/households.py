@@ -101,7 +101,15 @@ def household_refs(
     ``known``: address_key → household_ref already computed with this ``key`` (last night's,
     or tonight's for the held-flag pass); only the keys it lacks are hashed."""
     codes, distinct = pd.factorize(address_keys, sort=False)
-    uniques = np.asarray(distinct, dtype=object)
+    refs = _distinct_refs(np.asarray(distinct, dtype=object), key=key, known=known)
+    out = np.full(len(codes), None, dtype=object)
+    hit = codes >= 0
+    out[hit] = refs[codes[hit]]
+    return pd.Series(out, index=address_keys.index, dtype="string")
+
+
+def _distinct_refs(uniques: np.ndarray, *, key: bytes, known: pd.Series | None) -> np.ndarray:
+    """``household_refs`` of distinct address keys (an object array of ``str``)."""
     refs = np.empty(len(uniques), dtype=object)
     todo = np.arange(len(uniques))
     if known is not None and len(known) and len(uniques):
@@ -120,10 +128,7 @@ def household_refs(
         mac.update(step.digest())
         made.append("H" + mac.hexdigest()[:_REF_HEX_CHARS])
     refs[todo] = made
-    out = np.full(len(codes), None, dtype=object)
-    hit = codes >= 0
-    out[hit] = refs[codes[hit]]
-    return pd.Series(out, index=address_keys.index, dtype="string")
+    return refs
 
 
 def _hmac_states(key: bytes) -> tuple[Any, Any]:
@@ -199,24 +204,64 @@ def _as_of_end(as_of: dt.date | dt.datetime | pd.Timestamp | str) -> pd.Timestam
     return day + pd.Timedelta(days=1)
 
 
-def _has_text(frame: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
-    """Rows where any of ``columns`` holds more than blanks.
+def _text_array(column: pd.Series) -> np.ndarray:
+    """A text column as an object array (NA where missing), read in place for a ``string``
+    column: factorizing it then skips the copy ``StringArray.factorize`` makes to mark NA."""
+    if isinstance(column.dtype, pd.StringDtype):
+        return np.asarray(column.array)
+    return np.asarray(column.astype("string").array)
+
+
+def _has_text(frame: pd.DataFrame, columns: tuple[str, ...], rows: np.ndarray) -> np.ndarray:
+    """For the positions ``rows`` of ``frame``: whether any of ``columns`` holds more than
+    blanks there.
 
     Each column is tested once per distinct value, and only on the rows no earlier column
     settled (most rows are settled by the first).
     """
-    found = np.zeros(len(frame), dtype=bool)
+    found = np.zeros(len(rows), dtype=bool)
     for column in columns:  # a loop over a few columns, not over records
         open_rows = np.flatnonzero(~found)
         if not open_rows.size:
             break
-        values = frame[column]
-        if open_rows.size < len(frame):
-            values = values.iloc[open_rows]
-        codes, distinct = pd.factorize(values.astype("string"))
-        filled = (pd.Series(distinct, dtype="string").str.strip() != "").to_numpy(dtype=bool)
+        codes, distinct = pd.factorize(_text_array(frame[column])[rows[open_rows]])
+        filled = np.fromiter(
+            (bool(value.strip()) for value in distinct.tolist()), dtype=bool, count=len(distinct)
+        )
         found[open_rows] = np.append(filled, False)[codes]
     return found
+
+
+def lexsort_packed(keys: tuple[np.ndarray, ...]) -> np.ndarray:
+    """``np.lexsort(keys)`` (stable, the last key primary) for integer or bool keys.
+
+    When the keys' ranges multiply to less than 2**62 they are packed into one int64 and
+    sorted by one stable argsort, which orders rows exactly as lexsort does at a fraction of
+    its cost; otherwise lexsort itself.
+    """
+    if not len(keys[0]):
+        return np.empty(0, dtype=np.intp)
+    packed = np.zeros(len(keys[0]), dtype=np.int64)
+    span = 1
+    for key in reversed(keys):  # a loop over a few keys, primary first
+        low, high = int(key.min()), int(key.max())
+        width = high - low + 1
+        span *= width
+        if span >= 2**62:
+            return np.lexsort(keys)
+        packed = packed * width + (key.astype(np.int64) - low)
+    return np.argsort(packed, kind="stable")
+
+
+def newest_first(dates: pd.Series) -> np.ndarray:
+    """An integer per date that sorts the latest first (undated as 1970-01-01), counted in
+    the dates' greatest common step (a day, a minute...): the same order as the raw ticks,
+    in a range ``lexsort_packed`` can pack."""
+    ticks = -dates.fillna(pd.Timestamp(0)).to_numpy().astype("int64")
+    step = int(np.gcd.reduce(ticks)) if len(ticks) else 0
+    if step > 1:
+        ticks //= step
+    return ticks
 
 
 def _current_rows(
@@ -229,12 +274,12 @@ def _current_rows(
     """Ascending positions of each person's first row in the order ``not_current, undated,
     neg_date, record_key`` (ties: the earlier position); persons given as integer codes.
 
-    An integer lexsort does the work; record keys are string-compared only between a
+    An integer sort does the work; record keys are string-compared only between a
     person's rows that tie on all three other keys (rare), not sorted for every record.
     """
     if not len(person_code):
         return np.empty(0, dtype=np.intp)
-    order = np.lexsort((neg_date, undated, not_current, person_code))
+    order = lexsort_packed((neg_date, undated, not_current, person_code))
     code, not_current = person_code[order], not_current[order]
     undated, neg_date = undated[order], neg_date[order]
     same_person = code[1:] == code[:-1]
@@ -254,6 +299,12 @@ def _current_rows(
         ties = ties.sort_values("key", kind="stable").drop_duplicates("code")
         picked.append(ties["row"].to_numpy())
     return np.sort(np.concatenate(picked))
+
+
+def _no_person_ref() -> AddressInputError:
+    return AddressInputError(
+        "build_households: some records have no person_ref; run person linkage first."
+    )
 
 
 def build_households(
@@ -294,18 +345,20 @@ def build_households(
         raise ConfigError("build_households needs a non-empty bytes key for household_ref.")
     if isinstance(max_persons, bool) or not isinstance(max_persons, int) or max_persons < 1:
         raise ConfigError(f"max_persons must be a positive integer, got {max_persons!r}.")
-    if records["person_ref"].isna().any():
-        raise AddressInputError(
-            "build_households: some records have no person_ref; run person linkage first."
-        )
+    # Persons as codes, in person_ref order (the order of Households.people).  A string
+    # column is factorized in place, where a missing ref is code -1 (no separate NA pass).
+    person_ref = records["person_ref"]
+    in_place = isinstance(person_ref.dtype, pd.StringDtype)
+    if not in_place and person_ref.isna().any():
+        raise _no_person_ref()
+    code, refs = factorize_sorted(
+        np.asarray(person_ref.array) if in_place else person_ref.astype(str).to_numpy(dtype=object)
+    )
+    if (code < 0).any():
+        raise _no_person_ref()
     cutoff = _as_of_end(as_of)
-
-    # Persons as codes, in person_ref order (the order of Households.people).
-    person = records["person_ref"].astype(str).to_numpy(dtype=object)
-    code, refs = factorize_sorted(person)
-    flagged = (records["source"].astype(str) == "gp").to_numpy() & records["sensitive"].fillna(
-        False
-    ).to_numpy(dtype=bool)
+    is_gp = records["source"].astype(str).to_numpy(dtype=object) == "gp"
+    flagged = is_gp & records["sensitive"].fillna(False).to_numpy(dtype=bool)
     sensitive_person = np.zeros(len(refs), dtype=bool)
     sensitive_person[code[flagged]] = True
     sensitive = sensitive_person[code]
@@ -314,26 +367,30 @@ def build_households(
     # information and are dated on or before as_of (undated ones last), the current GP
     # registration first, then the latest address_date, then the smallest record_key.
     # Only those addresses are parsed and keyed: old addresses never place anyone, and
-    # parsing is most of the cost.
-    kept = records.loc[~sensitive, list(RECORD_COLUMNS)]  # not the columns never read here
-    has_info = _has_text(kept, ("address_1", "address_2", "postcode", "uprn"))
-    date = _as_datetime(kept["address_date"])
-    eligible = np.flatnonzero(has_info & (date.isna() | (date < cutoff)).to_numpy())
-    current_gp = (
-        kept["gp_current"].fillna(False).to_numpy(dtype=bool)
-        & (kept["source"].astype(str) == "gp").to_numpy()
-    )
-    rows = eligible[
+    # parsing is most of the cost.  Records are addressed by position (``kept``), not
+    # copied into a frame of the rows kept.
+    kept = np.flatnonzero(~sensitive)
+    has_info = _has_text(records, ("address_1", "address_2", "postcode", "uprn"), kept)
+    date = _as_datetime(records["address_date"])
+    undated = date.isna().to_numpy()[kept]
+    eligible = np.flatnonzero(has_info & (undated | (date < cutoff).to_numpy()[kept]))
+    candidates = kept[eligible]
+    current_gp = records["gp_current"].fillna(False).to_numpy(dtype=bool)[candidates]
+    record_key = records["record_key"].astype(str).to_numpy(dtype=object)
+    picked = candidates[
         _current_rows(
-            code[~sensitive][eligible],
-            ~current_gp[eligible],
-            date.isna().to_numpy()[eligible],
-            -date.fillna(pd.Timestamp(0)).to_numpy().astype("int64")[eligible],
-            kept["record_key"].astype(str).to_numpy(dtype=object)[eligible],
+            code[candidates],
+            ~(current_gp & is_gp[candidates]),
+            undated[eligible],
+            newest_first(date)[candidates],
+            record_key[candidates],
         )
     ]
-    chosen = kept.iloc[rows]
-    chosen_keys = chosen["record_key"].astype(str).to_numpy(dtype=object)
+    chosen = pd.DataFrame(
+        {column: records[column].array.take(picked) for column in ADDRESS_COLUMNS},
+        index=records.index[picked],
+    )
+    chosen_keys = record_key[picked]
     reuse = None
     if known is not None and len(known.current):
         reuse = known.current.set_index(known.current["record_key"].astype(str)).reindex(
@@ -374,7 +431,7 @@ def build_households(
     )
 
     # Each chosen record is one person's: placed by person code, not merged by person_ref.
-    chosen_person = code[~sensitive][rows]
+    chosen_person = code[picked]
     no_fixed_abode = np.zeros(len(refs), dtype=bool)
     no_fixed_abode[chosen_person] = no_fixed
     person_key = np.full(len(refs), -1, dtype=np.intp)
@@ -385,7 +442,11 @@ def build_households(
     sizes = np.append(np.bincount(person_key[housed], minlength=len(key_text)), 0)
     if known is not None:
         known_refs = ref_map(known)
-    household_ref = household_refs(pd.Series(key_text), key=key, known=known_refs).array
+    # key_text is distinct already: hashed (or looked up) as it is, not factorized again.
+    household_ref = pd.array(
+        _distinct_refs(np.asarray(key_text, dtype=object), key=key, known=known_refs),
+        dtype="string",
+    )
     people = pd.DataFrame(
         {
             "person_ref": pd.array(refs, dtype="string"),
