@@ -430,7 +430,8 @@ def _reuse_rows(
     take[hit] = first[found[hit]]
     take[~hit] = len(cached) + np.arange(len(fresh))
     pool = pd.concat([cached, fresh], ignore_index=True) if len(fresh) else cached
-    rows = pool.take(take).reset_index(drop=True)
+    rows = pool.take(take)
+    rows.index = pd.RangeIndex(len(rows))  # reset_index would copy every cell again
     lines = frame["_line"].to_numpy(dtype=np.int64)
     rows["_line"] = lines
     payload = cache.payload_reusing(take, fresh, lines=lines, row_hash=hashes)
