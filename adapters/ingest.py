@@ -353,14 +353,44 @@ def _fingerprint(stem: str, config: InputConfig) -> str:
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
 
 
+_HASH_SAMPLE = 2048
+
+
+def _column_hash(values: np.ndarray) -> np.ndarray:
+    """``pd.util.hash_array(values)`` of a column of ``str``, by the cheaper route.
+
+    Hashing each distinct value once and spreading it by factorize codes is what
+    ``categorize=True`` does, and pays off when values repeat; for a column of nearly
+    unique values (ids, date-times) hashing every cell is about twice as fast. Both give
+    the same hashes (tests check), so the choice, made on a spread sample, is speed only.
+    """
+    sample = values[:: max(1, len(values) // _HASH_SAMPLE)]
+    if len(pd.unique(sample)) > 0.9 * len(sample):
+        return pd.util.hash_array(values, categorize=False)
+    codes, uniques = pd.factorize(values)
+    return pd.util.hash_array(uniques, categorize=False)[codes]
+
+
 def _row_hashes(frame: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray | None:
-    """Per row, a hash of the raw cells parsing reads; None when a cell is not text (the
-    hash would read ``nan`` and ``"nan"`` alike, so such a table is never reused)."""
-    cells = frame.loc[:, list(columns)]
+    """Per row, ``pd.util.hash_pandas_object(frame[columns], index=False)``: a hash of the
+    raw cells parsing reads; None when a cell is not text (the hash would read ``nan`` and
+    ``"nan"`` alike, so such a table is never reused)."""
+    arrays = []
     for column in columns:
-        if pd.api.types.infer_dtype(cells[column], skipna=False) not in ("string", "empty"):
+        values = frame[column].to_numpy(dtype=object)
+        if pd.api.types.infer_dtype(values, skipna=False) not in ("string", "empty"):
             return None
-    return pd.util.hash_pandas_object(cells, index=False).to_numpy(dtype=np.uint64)
+        arrays.append(_column_hash(values))
+    # How pandas combines a frame's column hashes (as CPython combines a tuple's).
+    combined = np.full(len(frame), 0x345678, dtype=np.uint64)
+    mult = np.uint64(1000003)
+    for position, hashed in enumerate(arrays):
+        remaining = len(arrays) - position
+        combined ^= hashed
+        combined *= mult
+        mult += np.uint64(82520 + 2 * remaining)
+    combined += np.uint64(97531)
+    return combined
 
 
 @functools.lru_cache(maxsize=64)
@@ -400,7 +430,8 @@ def _reuse_rows(
     take[hit] = first[found[hit]]
     take[~hit] = len(cached) + np.arange(len(fresh))
     pool = pd.concat([cached, fresh], ignore_index=True) if len(fresh) else cached
-    rows = pool.take(take).reset_index(drop=True)
+    rows = pool.take(take)
+    rows.index = pd.RangeIndex(len(rows))  # reset_index would copy every cell again
     lines = frame["_line"].to_numpy(dtype=np.int64)
     rows["_line"] = lines
     payload = cache.payload_reusing(take, fresh, lines=lines, row_hash=hashes)
@@ -526,7 +557,8 @@ def _load_table(
         )
     _log_unknown(main.name, unknown)
 
-    frame = frame.reset_index(drop=True)
+    if not frame.index.equals(pd.RangeIndex(len(frame))):  # reset_index copies every cell
+        frame = frame.reset_index(drop=True)
     columns = tuple(c for c in spec.column_names if c in frame.columns)
     hashes = _row_hashes(frame, columns) if keep else None
     rows, reused, payload = None, 0, None

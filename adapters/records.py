@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import date
 
 import pandas as pd
+from pandas.api.types import pandas_dtype
 
 from adapters.ingest import empty_table
 
@@ -55,6 +56,15 @@ _KEYS: Mapping[str, tuple[str, str, str]] = {
     "police_nominals": ("police", "force_code", "nominal_id"),
     "police_incidents": ("police", "force_code", "nominal_id"),
 }
+
+
+_DTYPES: Mapping[str, str] = {
+    "sensitive": "bool",
+    "gp_current": "bool",
+    "postcode_valid": "bool",
+    "address_date": "datetime64[ns]",
+    "date_of_birth": "datetime64[ns]",
+}  # the rest of PERSON_COLUMNS are "string"
 
 
 def record_key(table: str, frame: pd.DataFrame) -> pd.Series:
@@ -157,22 +167,9 @@ def person_records(tables: Mapping[str, pd.DataFrame], as_of: date) -> pd.DataFr
 
     frames = [gp_rows, ae_rows, mh_rows, police_rows]
     out = pd.concat([f for f in frames if len(f)] or [gp_rows], ignore_index=True)
-    out = out.astype(
-        {
-            "sensitive": bool,
-            "gp_current": bool,
-            "postcode_valid": bool,
-            "address_date": "datetime64[ns]",
-            "date_of_birth": "datetime64[ns]",
-        }
-    )
     for column in PERSON_COLUMNS:
-        if column not in (
-            "sensitive",
-            "gp_current",
-            "postcode_valid",
-            "address_date",
-            "date_of_birth",
-        ):
-            out[column] = out[column].astype("string")
+        dtype = pandas_dtype(_DTYPES.get(column, "string"))
+        # Casting a column to the dtype it has would only copy it.
+        if out[column].dtype != dtype:
+            out[column] = out[column].astype(dtype)
     return out.loc[:, list(PERSON_COLUMNS)]

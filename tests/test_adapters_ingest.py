@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -165,3 +166,103 @@ def test_column_mapping_file_name_and_date_format(tmp_path: Path) -> None:
     report = next(r for r in extracts.files if r.table == "police_nominals")
     assert report.unknown_columns == ("Shoe size",)
     assert dict(report.fields_blanked) == {"date_of_birth": 1}
+
+
+def _scan_by_search(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``csvread._scan`` written plainly: a binary search per comma and per newline."""
+    newlines = np.flatnonzero(buf == 10)
+    quotes = np.flatnonzero(buf == 34)
+    commas = np.flatnonzero(buf == 44)
+    ends = newlines[(np.searchsorted(quotes, newlines) & 1) == 0]
+    starts = np.concatenate(([0], ends + 1))
+    ends = np.concatenate((ends, [len(buf)]))
+    if starts[-1] == len(buf):
+        starts, ends = starts[:-1], ends[:-1]
+    lines = np.searchsorted(newlines, starts) + 1
+    outside = commas[(np.searchsorted(quotes, commas) & 1) == 0]
+    fields = np.bincount(np.searchsorted(ends, outside), minlength=len(starts))[: len(starts)] + 1
+    length = ends - starts
+    last = buf[np.maximum(ends - 1, 0)] if len(buf) else np.zeros(0, np.uint8)
+    blank = (length == 0) | ((length == 1) & (last == 13))
+    return lines, fields, blank
+
+
+SCAN_CASES = [
+    b"",
+    b"\n",
+    b"a",
+    b"a,b\r\n",
+    b'a,"b\nc",d\n1,2',
+    b'"""",,\n\r\n,\n',
+    b'"unterminated,\n,,\n',
+    b",,,",
+    b'x\n"\n"',
+    b"\n\n,\n",
+]
+
+
+def test_scan_counts_records_lines_and_fields_as_a_search_per_comma_would() -> None:
+    from adapters.csvread import _scan
+
+    alphabet = np.frombuffer(b'ab,,"\n\r', dtype=np.uint8)
+    rng = np.random.default_rng(7)
+    random = [bytes(rng.choice(alphabet, rng.integers(0, 60))) for _ in range(2000)]
+    for case in [*SCAN_CASES, *random]:
+        buf = np.frombuffer(case, dtype=np.uint8)
+        for got, expected in zip(_scan(buf), _scan_by_search(buf), strict=True):
+            np.testing.assert_array_equal(got, expected, err_msg=repr(case))
+            assert got.dtype == expected.dtype, repr(case)
+
+
+def _random_csv(rng: np.random.Generator) -> bytes:
+    """Records of quoted, empty, non-ASCII and troublesome cells, mostly of one width."""
+    plain = ["", "a", " b", '""""', '"x,y"', '"p\nq"', '"r\r\ns"', "é", "\t", '"é"']
+    odd = ["\x00", "\ufeff", "c\rd", 'a"b', '"a"b', " ", "NA", "nan", "#x", "1.0"]
+    width = int(rng.integers(1, 5))
+    records = []
+    for _ in range(int(rng.integers(1, 9))):
+        cells = plain if rng.random() < 0.8 else plain + odd
+        fields = width if rng.random() < 0.8 else int(rng.integers(1, 6))
+        records.append(",".join(rng.choice(cells, fields)))
+    newline = "\r\n" if rng.random() < 0.5 else "\n"
+    text = newline.join(records) + (newline if rng.random() < 0.5 else "")
+    if rng.random() < 0.2:
+        text = newline + text.replace(newline, newline * 2, 1)
+    return text.encode()
+
+
+@pytest.mark.filterwarnings("ignore::pandas.errors.ParserWarning")
+def test_arrow_reads_plain_csv_exactly_as_pandas(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever file the Arrow parser takes, the raw rows, header, line numbers and malformed
+    records are those of the pandas path (which a file Arrow declines still takes)."""
+    import adapters.csvread as csvread
+
+    rng = np.random.default_rng(11)
+    fast_ones = 0
+    for case in range(1500):
+        path = tmp_path / f"f{case}.csv"
+        path.write_bytes(_random_csv(rng))
+        with monkeypatch.context() as patch:
+            patch.setattr(csvread, "_parse_arrow", lambda *args: None)
+            try:
+                expected = csvread.read_raw(path)
+            except (InputFileError, pd.errors.ParserError):
+                continue  # pandas cannot read it; Arrow (if it takes it) may
+        fast_ones += csvread._parse_arrow(*_arrow_inputs(path)) is not None
+        got = csvread.read_raw(path)
+        assert got.header == expected.header, path.read_bytes()
+        pd.testing.assert_frame_equal(got.rows, expected.rows, check_exact=True)
+        np.testing.assert_array_equal(got.malformed_lines, expected.malformed_lines)
+        np.testing.assert_array_equal(got.malformed_fields, expected.malformed_fields)
+    assert fast_ones > 300  # the Arrow path really ran
+
+
+def _arrow_inputs(path: Path) -> tuple[bytes, np.ndarray, np.ndarray, np.ndarray]:
+    from adapters.csvread import _scan
+
+    body = path.read_bytes()
+    buf = np.frombuffer(body, dtype=np.uint8)
+    _, fields, blank = _scan(buf)
+    return body, buf, fields, blank
