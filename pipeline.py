@@ -35,7 +35,7 @@ from adapters.fhir import flag_bundles
 from adapters.ingest import Extracts, load_extracts, load_extracts_incremental
 from adapters.ingestcache import IngestState
 from adapters.records import person_records
-from adapters.report import render_report
+from adapters.report import ReportRenderer, render_report
 from adapters.store import RunState, Store, pair_ids
 from adapters.writers import (
     REVIEW_QUEUE_COLUMNS,
@@ -645,8 +645,10 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
     check_out_dir(out_dir)
     stages = _Stages(progress)
     store = Store(options.store_url)
+    reports: ReportRenderer | None = None
     try:
         with store.lock(run_id):
+            reports = ReportRenderer()  # starts its process now, to be ready by the end
             recover_out_dir(out_dir, committed=store.has_run)
             key = store.pseudonym_key()
             with stages.stage("ingest") as note:
@@ -780,6 +782,8 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
                 previous_run = store.last_run()
                 if previous_run and previous_run["input_fingerprint"] == fingerprint:
                     manifest["replay_of"] = previous_run["run_id"]
+                last_manifest = json.loads(previous_run["manifest"]) if previous_run else None
+                reports.start(manifest, last_manifest)  # drawn while the rest is written
                 bundle = OutputBundle(
                     manifest=manifest,
                     quarantine=extracts.quarantine,
@@ -787,15 +791,13 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
                     flags=lifecycle.assign(confidential="Y"),
                     warnings=night.warnings,
                 )
-                last_manifest = json.loads(previous_run["manifest"]) if previous_run else None
                 staged = stage_outputs(
                     out_dir,
                     bundle,
                     run_id=run_id,
-                    extra_files=[
-                        (Path("report.html"), render_report(manifest, last_manifest)),
-                        *(flag_bundles(lifecycle, as_of=options.as_of) if options.fhir else ()),
-                    ],
+                    extra_files=flag_bundles(lifecycle, as_of=options.as_of)
+                    if options.fhir
+                    else (),
                 )
                 review_links = review.assign(detail=_review_detail(review, records, result))
                 night_state: dict[str, bytes] = {"ingest": ingest.state.to_bytes()}
@@ -829,6 +831,7 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
                     night_state=night_state,
                     records_before=records_before,
                 )
+                write_private(staged / "report.html", reports.result())
                 # Staged → store committed → swapped in. A failed commit publishes nothing; a
                 # kill after the commit is rolled forward by recover_out_dir on the next start.
                 _checkpoint("staged")
@@ -851,6 +854,8 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
                     )
                 note["detail"] = f"outputs in {out_dir}"
     finally:
+        if reports is not None:
+            reports.close()
         store.dispose()
     manifest["stage_seconds"] = dict(stages.seconds)
     return RunSummary(

@@ -9,15 +9,32 @@ from __future__ import annotations
 import base64
 import html
 import io
+import itertools
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
 from collections.abc import Mapping, Sequence
+from functools import cache
+from pathlib import Path
 from typing import Any
 
-import matplotlib
+log = logging.getLogger("dalink")
 
-matplotlib.use("Agg")  # no display on a batch server
-import itertools
 
-import matplotlib.pyplot as plt
+@cache
+def _pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend (no display on a batch server), imported on
+    first use: a night's own process need not import it (see ``ReportRenderer``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#1d2329;
@@ -38,6 +55,7 @@ def _chart(draw: Any, *, title: str, label_chars: int = 0, first_chars: int = 0)
     """One chart as an ``<img>``.  Margins are set from the longest x label (``label_chars``)
     and the first one (``first_chars``, reaching left of the axes), drawn at 45 degrees; 0
     for numeric ticks.  (tight_layout would draw every chart twice to find them.)"""
+    plt = _pyplot()
     figure, axes = plt.subplots(figsize=(_WIDTH_IN, _HEIGHT_IN), dpi=110)
     draw(axes)
     axes.set_title(title, fontsize=10)
@@ -263,3 +281,85 @@ def render_report(manifest: Mapping[str, Any], previous: Mapping[str, Any] | Non
     parts.append(f"<p>Peak memory: {manifest.get('peak_rss_mb', 0):.0f} MB</p>")
     parts.append("</html>\n")
     return "\n".join(parts)
+
+
+class ReportRenderer:
+    """Renders a night's report in a process of its own, started when the night starts.
+
+    Importing matplotlib and drawing the charts take about a second and need nothing but
+    the manifest (no identifying data), so on a machine with a second core they overlap the
+    night's own work instead of adding to it: :meth:`start` hands the manifest over as soon
+    as it is known, :meth:`result` collects the page once the other outputs are written.
+    The process is ``python -m adapters.report``, reading JSON on stdin and writing the page
+    to stdout (it imports nothing of the caller's).  Should it fail, the report is rendered
+    in the run, from the same JSON, so the page is the same either way.
+    """
+
+    def __init__(self) -> None:
+        self._process: subprocess.Popen[bytes] | None = None
+        self._feeder: threading.Thread | None = None
+        self._request = ""
+        root = str(Path(__file__).resolve().parent.parent)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "adapters.report"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=env,
+            )
+        except OSError as exc:
+            log.warning("report: no rendering process (%s); rendering in the run", exc)
+
+    def start(self, manifest: Mapping[str, Any], previous: Mapping[str, Any] | None) -> None:
+        """Hand the night's manifest (and the previous night's) to the rendering process."""
+        self._request = json.dumps({"manifest": manifest, "previous": previous}, default=str)
+        process = self._process
+        if process is not None and process.stdin is not None:
+            stdin = process.stdin
+
+            def feed() -> None:
+                try:
+                    stdin.write(self._request.encode())
+                    stdin.close()
+                except OSError:
+                    pass  # the process died: result() notices and renders here
+
+            self._feeder = threading.Thread(target=feed, daemon=True)
+            self._feeder.start()
+
+    def result(self) -> str:
+        """The page (after :meth:`start`)."""
+        process, self._process = self._process, None
+        if process is not None and self._feeder is not None and process.stdout is not None:
+            self._feeder.join()
+            page = process.stdout.read()
+            process.stdout.close()
+            if process.wait() == 0 and page:
+                return page.decode("utf-8")
+            log.warning(
+                "report: the rendering process failed (exit %s); rendering in the run",
+                process.returncode,
+            )
+        request = json.loads(self._request)
+        return render_report(request["manifest"], request["previous"])
+
+    def close(self) -> None:
+        """Stop the process if the night ended without collecting a report (a failure)."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        self._process = None
+
+
+def _serve() -> None:
+    _pyplot()  # while the night works
+    request = json.loads(sys.stdin.buffer.read())
+    page = render_report(request["manifest"], request["previous"])
+    sys.stdout.buffer.write(page.encode("utf-8"))
+
+
+if __name__ == "__main__":
+    _serve()

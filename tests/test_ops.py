@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 from fhir.resources.R4B.bundle import Bundle
@@ -104,3 +105,50 @@ def test_report_command_writes_the_latest_run(tmp_path: Path) -> None:
         main, ["report", "--run", "nope", "--store", f"sqlite:///{tmp_path / 'store.db'}"]
     )
     assert missing.exit_code == 2 and "no run 'nope'" in missing.output
+
+
+def _manifest_of_a_night(tmp_path: Path) -> dict[str, object]:
+    assert _run(tmp_path).exit_code == 0
+    manifest: dict[str, object] = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    return manifest
+
+
+def test_the_report_process_draws_the_page_the_run_would(tmp_path: Path) -> None:
+    """The report is drawn in a process of its own while the night writes its other
+    outputs; its page is the one rendering in the run gives."""
+    from adapters.report import ReportRenderer, render_report
+
+    manifest = _manifest_of_a_night(tmp_path)
+    renderer = ReportRenderer()
+    renderer.start(manifest, None)
+    page = renderer.result()
+    assert page == render_report(manifest, None)
+    assert page.startswith("<!doctype html>") and "data:image/png;base64," in page
+
+
+def test_a_failed_report_process_falls_back_to_rendering_in_the_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from adapters.report import ReportRenderer, render_report
+
+    manifest = _manifest_of_a_night(tmp_path)
+    renderer = ReportRenderer()
+    assert renderer._process is not None
+    renderer._process.kill()  # dies before it is handed the night
+    renderer._process.wait()
+    renderer.start(manifest, None)
+    with caplog.at_level("WARNING", logger="dalink"):
+        page = renderer.result()
+    assert page == render_report(manifest, None)
+    assert "rendering process failed" in caplog.text
+    renderer.close()
+
+
+def test_closing_an_unused_report_process_stops_it() -> None:
+    from adapters.report import ReportRenderer
+
+    renderer = ReportRenderer()
+    process = renderer._process
+    assert process is not None
+    renderer.close()
+    assert process.poll() is not None
