@@ -32,7 +32,7 @@ from adapters import review as review_lib
 from adapters.config import InputConfig, load_config_section
 from adapters.errors import ConfigError, DalinkError, InputFileError, UsageError
 from adapters.fhir import flag_bundles
-from adapters.ingest import Extracts, load_extracts, load_extracts_incremental
+from adapters.ingest import Extracts, frame_hashes, load_extracts, load_extracts_incremental
 from adapters.ingestcache import IngestState
 from adapters.records import person_records
 from adapters.report import ReportRenderer, render_report
@@ -83,6 +83,7 @@ from rules import (
     resolve_parameters,
     warning_frame,
 )
+from rules.incremental import EVIDENCE_HASHED
 
 log = logging.getLogger("dalink")
 
@@ -231,8 +232,7 @@ def _fingerprint(extracts: Extracts, as_of: date, config_path: Path | None) -> s
 
 def _record_hash(records: pd.DataFrame) -> np.ndarray:
     """A 64-bit content hash per record (for telling changed records apart on later nights)."""
-    hashed = pd.util.hash_pandas_object(records.drop(columns=["record_key"]), index=False)
-    return hashed.to_numpy(dtype=np.uint64)
+    return frame_hashes(records.drop(columns=["record_key"]))
 
 
 def _people(
@@ -390,6 +390,7 @@ def _night_rules(
             params=config.rules,
             previous=previous,
             record_hash=record_hash,
+            evidence_hash=frame_hashes(evidence[EVIDENCE_HASHED]),
         )
         kinds = evidence_kinds("warning")
         if kinds is not None:

@@ -52,7 +52,7 @@ from rules.routing import _FLAG_DTYPES, FLAG_COLUMNS, HOLDING_RECORD_COLUMNS, KE
 STATE_VERSION = 1
 FULL_PASS_SHARE = 0.5
 _MARGIN_DAYS = 1
-_EVIDENCE_HASHED = [c for c in EVIDENCE_COLUMNS if c != "person_ref"]
+EVIDENCE_HASHED = [c for c in EVIDENCE_COLUMNS if c != "person_ref"]
 _RECORD_HASHED = ["record_key", *(c for c in HOLDING_RECORD_COLUMNS if c != "person_ref")]
 
 
@@ -193,13 +193,16 @@ def evaluate_flags_reusing(
     params: Mapping[str, Any] | None = None,
     previous: FlagState | None = None,
     record_hash: np.ndarray | None = None,
+    evidence_hash: np.ndarray | None = None,
 ) -> FlagNight:
     """Tonight's routed flags, reusing last night's for persons nothing touched (see the
     module docstring).  ``records``: contract-B records with ``person_ref``; ``people``:
     contract E; ``record_evidence``: :func:`rules.evidence.record_evidence` for this
     ``as_of``; ``record_hash``: a 64-bit content hash per row of ``records`` covering at
     least :data:`rules.routing.HOLDING_RECORD_COLUMNS` other than ``person_ref`` (the
-    pipeline's, kept for the store), derived here when not given."""
+    pipeline's, kept for the store), derived here when not given; ``evidence_hash``: per row
+    of ``record_evidence``, ``hash_pandas_object`` of :data:`EVIDENCE_HASHED` (derived here
+    when not given)."""
     day = pd.Timestamp(as_of).normalize()
     resolved = resolve_parameters(params)
     print_ = fingerprint(resolved, codes)
@@ -214,7 +217,10 @@ def evaluate_flags_reusing(
         record_hash = _hash(records[_RECORD_HASHED])
     elif len(record_hash) != len(records):
         raise RulesError("record_hash must hold one hash per row of records")
-    evidence_hash = _hash(record_evidence[_EVIDENCE_HASHED])
+    if evidence_hash is None:
+        evidence_hash = _hash(record_evidence[EVIDENCE_HASHED])
+    elif len(evidence_hash) != len(record_evidence):
+        raise RulesError("evidence_hash must hold one hash per row of record_evidence")
     input_hash = (
         _hash(people[list(PEOPLE_COLUMNS)])
         ^ (_per_person(record_person, record_hash, n) * np.uint64(0x9E3779B97F4A7C15))

@@ -424,3 +424,26 @@ def test_a_large_table_with_one_percent_changed_equals_a_full_parse(tmp_path: Pa
     assert night2.cleaned["gp_patients"] == 40 + 1 + 1
     assert night2.reused["gp_patients"] == len(lines) - 42
     assert_same_state(night2.state, load_extracts_incremental(folder, None, previous=None).state)
+
+
+def test_frame_hashes_equal_hash_pandas_object() -> None:
+    """The records' content hash (stored, compared night to night) is pandas' own."""
+    from adapters.ingest import frame_hashes
+
+    rng = np.random.default_rng(3)
+    n = 5_000
+    unique = pd.array([f"id{i}" if i % 13 else None for i in range(n)], dtype="string")
+    frame = pd.DataFrame(
+        {
+            "unique": unique,
+            "few": pd.array(rng.choice(["a", "b", None], n), dtype="string"),
+            "all_missing": pd.array([None] * n, dtype="string"),
+            "objects": np.array(rng.choice(["x", "y"], n), dtype=object),
+            "when": pd.to_datetime(rng.integers(0, 9000, n), unit="D"),
+            "flag": rng.random(n) < 0.5,
+            "number": rng.integers(0, 5, n),
+        }
+    )
+    want = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    np.testing.assert_array_equal(frame_hashes(frame), want)
+    np.testing.assert_array_equal(frame_hashes(frame.iloc[:0]), want[:0])
