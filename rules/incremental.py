@@ -162,12 +162,6 @@ def _ages() -> list[int]:
     return sorted({age for rule in RULES if rule.kind == "flag" for age in rule.ages})
 
 
-def _index(values: pd.Series) -> pd.Index:
-    """An object-dtype index of text values: pandas checks a string-dtype index for
-    uniqueness several times slower (seconds per lookup at a million persons)."""
-    return pd.Index(values.astype("string").to_numpy(dtype=object))
-
-
 def _hash(frame: pd.DataFrame) -> np.ndarray:
     return pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64)
 
@@ -213,11 +207,11 @@ def evaluate_flags_reusing(
     resolved = resolve_parameters(params)
     print_ = fingerprint(resolved, codes)
     people = people_frame(people)
-    refs = _index(people["person_ref"])
+    refs = pd.Index(people["person_ref"])
     n = len(refs)
     # Every record's and evidence row's person, as a code into people.
-    record_person = refs.get_indexer(_index(records["person_ref"]))
-    at_record = _index(records["record_key"]).get_indexer(_index(record_evidence["record_key"]))
+    record_person = refs.get_indexer(records["person_ref"])
+    at_record = pd.Index(records["record_key"]).get_indexer(record_evidence["record_key"])
     evidence_person = np.where(at_record >= 0, record_person[at_record], -1)
     if record_hash is None:
         record_hash = _hash(records[_RECORD_HASHED])
@@ -235,9 +229,7 @@ def evaluate_flags_reusing(
     has_incident = (evidence_person >= 0) & record_evidence["incident_id"].notna().to_numpy()
     incidents = pd.DataFrame(
         {
-            "person_ref": pd.array(
-                refs.take(evidence_person[has_incident]).to_numpy(), dtype="string"
-            ),
+            "person_ref": refs.take(evidence_person[has_incident]),
             "incident": (
                 record_evidence["org_code"].astype("string")
                 + "\x1f"
@@ -246,11 +238,7 @@ def evaluate_flags_reusing(
         }
     ).drop_duplicates(ignore_index=True)
     state_persons = pd.DataFrame(
-        {
-            "person_ref": pd.array(refs.to_numpy(), dtype="string"),
-            "input_hash": input_hash,
-            "household_ref": people["household_ref"],
-        }
+        {"person_ref": refs, "input_hash": input_hash, "household_ref": people["household_ref"]}
     )
 
     reason = ""
@@ -348,11 +336,11 @@ def _dirty(
     last = previous.persons
     # one person space for both nights: tonight's persons, then those gone since
     gone = last.loc[~last["person_ref"].isin(refs), "person_ref"]
-    space = refs.append(_index(gone))
+    space = refs.append(pd.Index(gone))
     size = len(space)
     seed = np.zeros(size, dtype=bool)
     seed[n:] = True
-    at_last = _index(last["person_ref"]).get_indexer(refs)
+    at_last = pd.Index(last["person_ref"]).get_indexer(refs)
     known = at_last >= 0
     seed[:n][~known] = True
     seed[:n][known] = (
@@ -380,9 +368,9 @@ def _dirty(
     person = np.concatenate(
         [
             np.arange(n),
-            space.get_indexer(_index(last["person_ref"])),
-            space.get_indexer(_index(incidents["person_ref"])),
-            space.get_indexer(_index(previous.incidents["person_ref"])),
+            space.get_indexer(pd.Index(last["person_ref"])),
+            space.get_indexer(pd.Index(incidents["person_ref"])),
+            space.get_indexer(pd.Index(previous.incidents["person_ref"])),
         ]
     )
     group_keys = pd.concat(
@@ -405,7 +393,7 @@ def _neighbours(
 ) -> np.ndarray:
     """Tonight's housemates and co-nominals of the ``chosen`` persons (a mask over refs)."""
     n = len(refs)
-    person = np.concatenate([np.arange(n), refs.get_indexer(_index(incidents["person_ref"]))])
+    person = np.concatenate([np.arange(n), refs.get_indexer(pd.Index(incidents["person_ref"]))])
     group_keys = pd.concat(
         [
             "h\x1f" + people["household_ref"].astype("string"),
