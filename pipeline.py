@@ -357,12 +357,18 @@ def _evaluate(
         found = evaluate_warnings(context, config.rules) if warnings else warning_frame()
     except RuleConfigError as exc:
         raise ConfigError(f"[rules] / [codes]: {exc}") from exc
+    return _evaluated(linked, people, flags, found)
+
+
+def _evaluated(
+    linked: pd.DataFrame, people: pd.DataFrame, flags: pd.DataFrame, warnings: pd.DataFrame
+) -> _Evaluated:
     # Unrouted rows have no recipient code: a blank, never NA (NA keys vanish in groupby).
     return _Evaluated(
         linked=linked,
         people=people,
         flags=flags.assign(recipient_code=flags["recipient_code"].fillna("")),
-        warnings=found.assign(recipient_code=found["recipient_code"].fillna("")),
+        warnings=warnings.assign(recipient_code=warnings["recipient_code"].fillna("")),
     )
 
 
@@ -401,21 +407,12 @@ def _night_rules(
             people=people,
             codes=codes,
             as_of=pd.Timestamp(as_of),
-            record_evidence=evidence
-            if kinds is None
-            else evidence.loc[evidence["kind"].isin(kinds)],
+            record_evidence=evidence,
         )
         found = evaluate_warnings(context, config.rules)
     except RuleConfigError as exc:
         raise ConfigError(f"[rules] / [codes]: {exc}") from exc
-    flags = flag_night.flags
-    evaluated = _Evaluated(
-        linked=linked,
-        people=people,
-        flags=flags.assign(recipient_code=flags["recipient_code"].fillna("")),
-        warnings=found.assign(recipient_code=found["recipient_code"].fillna("")),
-    )
-    return evaluated, flag_night
+    return _evaluated(linked, people, flag_night.flags, found), flag_night
 
 
 def _record_evidence(extracts: Extracts, *, as_of: date, config: RunConfig) -> pd.DataFrame:
