@@ -666,12 +666,18 @@ def compare_address(p: Prepared, left: np.ndarray, right: np.ndarray) -> Levels:
         similarity(p.squashed("address_line"), left[retry], right[retry], fuzz.ratio) >= 90
     )
     same_postcode = both_postcodes & (pc_l == pc_r)
+    # a postcode one keying slip from the other (``CV11 4AB``/``CV11 4BA``, ``CV12``/``CV21``)
+    # says more than a shared sector; only pairs no stronger level takes need the test
+    slipped = np.zeros(left.size, dtype=bool)
+    open_pairs = both_postcodes & ~same_postcode & ~line_similar
+    slipped[open_pairs] = _one_slip(p, "postcode", left[open_pairs], right[open_pairs])
     return _gamma(
         [
             same_postcode & line_similar,
             same_postcode,
             line_similar & ~both_postcodes,
             line_similar,
+            slipped,
             _equal(p.coded("postcode_sector"), left, right),
             _equal(p.coded("postcode_district"), left, right),
         ],
@@ -760,6 +766,7 @@ COMPARISONS: dict[str, Comparison] = {
                 "same postcode",
                 "same first line, a postcode missing",
                 "same first line, different postcodes",
+                "postcodes one character changed or two neighbours swapped",
                 "same postcode sector",
                 "same postcode district",
                 "else",

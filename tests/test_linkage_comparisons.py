@@ -40,6 +40,7 @@ CROSSED = "the other record's family name"
 SLIP = "a known name with a slip"
 NHS_SLIP = "one digit changed or two neighbours swapped"
 SAME_LINE_OTHER_PC = "same first line, different postcodes"
+PC_SLIP = "postcodes one character changed or two neighbours swapped"
 
 CASES = [
     # given name
@@ -145,6 +146,13 @@ CASES = [
     ("address", {"postcode": None}, {"postcode": None}, SAME_LINE_NO_POSTCODE),
     ("address", {}, {"address_1": "14 High Street", "postcode": None}, "else"),
     ("address", {}, {"address_1": "Flat 3, 12 High Street", "postcode": None}, "else"),
+    # a postcode one keying slip away (a changed character, or neighbours swapped), within
+    # the sector or across it; with the same first line the line level says more
+    ("address", {}, {"address_1": "1 Low Road", "postcode": "CV11 4AB"}, PC_SLIP),
+    ("address", {}, {"address_1": "1 Low Road", "postcode": "CV11 A4A"}, PC_SLIP),
+    ("address", {}, {"address_1": "1 Low Road", "postcode": "cv12 4aa"}, PC_SLIP),
+    ("address", {}, {"address_1": "1 Low Road", "postcode": "CV1 14AA"}, PC_SLIP),
+    ("address", {}, {"postcode": "CV11 4AB"}, SAME_LINE_OTHER_PC),
     ("address", {}, {"address_1": "1 Low Road", "postcode": "CV11 4BB"}, "same postcode sector"),
     (
         "address",
