@@ -95,10 +95,23 @@ def person_lookup(record_person: RecordPerson) -> pd.Series:
         # times slower (seconds at two million records).
         keys = pd.Index(record_person["record_key"].astype(str).to_numpy(dtype=object))
         refs = record_person["person_ref"].astype("string")
-        keep = ~keys.duplicated(keep="first") & refs.notna().to_numpy(dtype=bool)
+        linked = refs.notna().to_numpy(dtype=bool)
+        if keys.is_unique and linked.all():
+            # the usual case, kept whole: the index keeps the hash table is_unique built, so
+            # every later lookup by record key (evidence, letters) reuses it
+            return pd.Series(refs.array, index=keys, dtype="string")
+        keep = ~keys.duplicated(keep="first") & linked
         return pd.Series(refs.array[keep], index=keys[keep], dtype="string")
     if isinstance(record_person, pd.Series):
         series = record_person
+        if (
+            isinstance(series.dtype, pd.StringDtype)
+            and series.index.dtype == object
+            and series.index.inferred_type == "string"
+            and series.index.is_unique
+            and not series.isna().any()
+        ):
+            return series  # already a lookup (a context's own): shared, with its hash table
     else:
         series = pd.Series(dict(record_person), dtype="object")
     series = series.astype("string")

@@ -227,16 +227,21 @@ def evaluate_flags_reusing(
         ^ (_per_person(evidence_person, evidence_hash, n) * np.uint64(0xC2B2AE3D27D4EB4F))
     )
     has_incident = (evidence_person >= 0) & record_evidence["incident_id"].notna().to_numpy()
-    incidents = pd.DataFrame(
+    with_incident = record_evidence.loc[has_incident]
+    incident_rows = pd.DataFrame(
         {
-            "person_ref": refs.take(evidence_person[has_incident]),
+            "person": evidence_person[has_incident],
             "incident": (
-                record_evidence["org_code"].astype("string")
+                with_incident["org_code"].astype("string")
                 + "\x1f"
-                + record_evidence["incident_id"].astype("string")
-            ).to_numpy()[has_incident],
+                + with_incident["incident_id"].astype("string")
+            ).to_numpy(),
         }
     ).drop_duplicates(ignore_index=True)
+    incident_person = incident_rows["person"].to_numpy(dtype=np.int64)
+    incidents = pd.DataFrame(
+        {"person_ref": refs.take(incident_person), "incident": incident_rows["incident"]}
+    )
     state_persons = pd.DataFrame(
         {"person_ref": refs, "input_hash": input_hash, "household_ref": people["household_ref"]}
     )
@@ -257,6 +262,7 @@ def evaluate_flags_reusing(
             input_hash=input_hash,
             people=people,
             incidents=incidents,
+            incident_person=incident_person,
             evidence_dates=record_evidence["date"],
             evidence_person=evidence_person,
             windows=_windows(resolved),
@@ -270,7 +276,7 @@ def evaluate_flags_reusing(
     else:
         # the evaluated persons' neighbours complete their context (their own rows are
         # evaluated too, then dropped: their context is not complete)
-        scope = evaluate | _neighbours(evaluate, refs, people, incidents)
+        scope = evaluate | _neighbours(evaluate, refs, people, incidents, incident_person)
     in_scope = scope[record_person] & (record_person >= 0)
     scoped_records = records.loc[in_scope] if not scope.all() else records
     scoped_evidence = (
@@ -327,21 +333,27 @@ def _dirty(
     input_hash: np.ndarray,
     people: pd.DataFrame,
     incidents: pd.DataFrame,
+    incident_person: np.ndarray,
     evidence_dates: pd.Series,
     evidence_person: np.ndarray,
     windows: list[int],
 ) -> np.ndarray:
-    """Persons whose flags may differ from last night's (a mask over ``refs``)."""
+    """Persons whose flags may differ from last night's (a mask over ``refs``).
+    ``incident_person``: each row of ``incidents`` as a position in ``refs``."""
     n = len(refs)
     last = previous.persons
-    # one person space for both nights: tonight's persons, then those gone since
-    gone = last.loc[~last["person_ref"].isin(refs), "person_ref"]
-    space = refs.append(pd.Index(gone))
-    size = len(space)
+    # one person space for both nights: tonight's persons, then those gone since (both
+    # nights' refs are unique, so one lookup places every person of either night)
+    last_refs = pd.Index(last["person_ref"].to_numpy(dtype=object))
+    at_last = last_refs.get_indexer(refs)
+    known = at_last >= 0
+    last_in_space = np.full(len(last), -1, dtype=np.int64)
+    last_in_space[at_last[known]] = np.flatnonzero(known)
+    gone = last_in_space < 0
+    last_in_space[gone] = n + np.arange(int(gone.sum()))
+    size = n + int(gone.sum())
     seed = np.zeros(size, dtype=bool)
     seed[n:] = True
-    at_last = pd.Index(last["person_ref"]).get_indexer(refs)
-    known = at_last >= 0
     seed[:n][~known] = True
     seed[:n][known] = (
         last["input_hash"].to_numpy(dtype=np.uint64)[at_last[known]] != (input_hash[known])
@@ -365,42 +377,48 @@ def _dirty(
         )
         seed[:n] |= turned.fillna(False).to_numpy(dtype=bool)
     # neighbours on either night: households and police incidents
+    at_previous = last_refs.get_indexer(previous.incidents["person_ref"].to_numpy(dtype=object))
     person = np.concatenate(
         [
             np.arange(n),
-            space.get_indexer(pd.Index(last["person_ref"])),
-            space.get_indexer(pd.Index(incidents["person_ref"])),
-            space.get_indexer(pd.Index(previous.incidents["person_ref"])),
+            last_in_space,
+            incident_person,
+            np.where(at_previous >= 0, last_in_space[at_previous], -1),
         ]
     )
-    group_keys = pd.concat(
-        [
-            "h\x1f" + people["household_ref"].astype("string"),
-            "h\x1f" + last["household_ref"].astype("string"),
-            "i\x1f" + incidents["incident"].astype("string"),
-            "i\x1f" + previous.incidents["incident"].astype("string"),
-        ],
-        ignore_index=True,
+    group = _group_codes(
+        [people["household_ref"], last["household_ref"]],
+        [incidents["incident"], previous.incidents["incident"]],
     )
-    group, _ = pd.factorize(group_keys)  # NA households: -1
     grouped = group >= 0
     dirty = seed | _members(seed, person[grouped], group[grouped], size)
     return dirty[:n]
 
 
+def _group_codes(households: list[pd.Series], incidents: list[pd.Series]) -> np.ndarray:
+    """One group code per row of the households' then the incidents' columns, end to end:
+    rows with the same household ref share one, rows with the same incident another, and
+    a missing value has -1."""
+    parts = []
+    offset = 0
+    for columns in (households, incidents):
+        values = np.concatenate([c.to_numpy(dtype=object, na_value=None) for c in columns])
+        codes, uniques = pd.factorize(values)
+        parts.append(np.where(codes >= 0, codes + offset, -1))
+        offset += len(uniques)
+    return np.concatenate(parts)
+
+
 def _neighbours(
-    chosen: np.ndarray, refs: pd.Index, people: pd.DataFrame, incidents: pd.DataFrame
+    chosen: np.ndarray,
+    refs: pd.Index,
+    people: pd.DataFrame,
+    incidents: pd.DataFrame,
+    incident_person: np.ndarray,
 ) -> np.ndarray:
     """Tonight's housemates and co-nominals of the ``chosen`` persons (a mask over refs)."""
     n = len(refs)
-    person = np.concatenate([np.arange(n), refs.get_indexer(pd.Index(incidents["person_ref"]))])
-    group_keys = pd.concat(
-        [
-            "h\x1f" + people["household_ref"].astype("string"),
-            "i\x1f" + incidents["incident"].astype("string"),
-        ],
-        ignore_index=True,
-    )
-    group, _ = pd.factorize(group_keys)
+    person = np.concatenate([np.arange(n), incident_person])
+    group = _group_codes([people["household_ref"]], [incidents["incident"]])
     grouped = group >= 0
     return _members(chosen, person[grouped], group[grouped], n)
