@@ -377,7 +377,7 @@ def _dirty(
         )
         seed[:n] |= turned.fillna(False).to_numpy(dtype=bool)
     # neighbours on either night: households and police incidents
-    at_previous = last_refs.get_indexer(previous.incidents["person_ref"].to_numpy(dtype=object))
+    at_previous = last_refs.get_indexer(pd.Index(previous.incidents["person_ref"].to_numpy(object)))
     person = np.concatenate(
         [
             np.arange(n),
@@ -402,7 +402,7 @@ def _group_codes(households: list[pd.Series], incidents: list[pd.Series]) -> np.
     parts = []
     offset = 0
     for columns in (households, incidents):
-        values = np.concatenate([c.to_numpy(dtype=object, na_value=None) for c in columns])
+        values = np.concatenate([c.to_numpy(dtype=object) for c in columns])  # NA -> -1
         codes, uniques = pd.factorize(values)
         parts.append(np.where(codes >= 0, codes + offset, -1))
         offset += len(uniques)
