@@ -544,60 +544,96 @@ def _provisional_world(
     address keys); everyone else's records and people rows are tonight's as they are (a
     pending link the clustering would not merge leaves both its persons as they are).
     """
+    # Persons as codes: tonight's people rows are in order of first appearance in linked,
+    # as pd.factorize(person_rows) numbers them (integers: no string hashing over millions).
+    assert households.person_rows is not None
+    person = pd.factorize(households.person_rows)[0]
+    refs = people["person_ref"].array
+    is_part = people["person_ref"].isin(merged["person_ref"]).to_numpy(dtype=bool)
+    part_codes = np.flatnonzero(is_part)
+    code_of_part = dict(zip(refs.take(part_codes), part_codes.tolist(), strict=True))
     provisional_of = merged.set_index("person_ref")["provisional_ref"]
-    parts = pd.Index(merged["person_ref"])
-    homes = people.loc[people["person_ref"].isin(parts), "household_ref"].dropna()
-    rebuilt = parts.union(pd.Index(people.loc[people["household_ref"].isin(homes), "person_ref"]))
-    redo = linked["person_ref"].isin(rebuilt).to_numpy()
-    person_after = linked["person_ref"].copy()
-    moved = person_after.isin(parts).to_numpy()
-    person_after[moved] = person_after[moved].map(provisional_of)
-    if not redo.any():  # no pending link would merge anyone: tonight's world as it is
+    # each person's code in the world with pending links accepted (a provisional ref is
+    # the smallest of its parts' refs, so every person there is one of tonight's)
+    after = np.arange(len(people))
+    after[part_codes] = [code_of_part[provisional_of[r]] for r in refs.take(part_codes)]
+    homes = people["household_ref"].array.take(part_codes)
+    rebuilt = is_part | (
+        people["household_ref"].isin(pd.Series(homes).dropna()).to_numpy(dtype=bool)
+        & people["household_ref"].notna().to_numpy(dtype=bool)
+    )
+    redo = rebuilt[person]
+    person_after = after[person]
+    redo_rows = np.flatnonzero(redo)
+    if not redo_rows.size:  # no pending link would merge anyone: tonight's world as it is
         linked_r, people_r = linked.iloc[:0], people.iloc[:0]
     else:
         linked_r, people_r, _ = _with_households(
-            records.iloc[np.flatnonzero(redo)],
+            records.iloc[redo_rows],
             pd.DataFrame(
-                {"record_key": linked["record_key"][redo], "person_ref": person_after[redo]}
+                {
+                    "record_key": linked["record_key"].array.take(redo_rows),
+                    "person_ref": refs.take(person_after[redo_rows]),
+                }
             ),
             as_of=as_of,
             key=key,
             config=config,
             known=households,
         )
-    # the persons to evaluate
-    person_of = pd.Series(person_after.to_numpy(), index=linked["record_key"].to_numpy())
+    # the persons to evaluate: those holding a pending link, their housemates (tonight's
+    # rows for persons not rebuilt, the rebuilt rows for the rest), their co-nominals
+    keys = linked["record_key"]
     pending = pd.concat([review["record_key_l"], review["record_key_r"]]).drop_duplicates()
-    holding = pd.Index(person_of.reindex(pending.to_numpy()).dropna().unique())
-    # everyone's people row in that world: the rebuilt persons', and tonight's for the rest
-    world = pd.concat(
-        [people_r, people.loc[~people["person_ref"].isin(rebuilt)]], ignore_index=True
-    )
-    homes_p = world.loc[world["person_ref"].isin(holding), "household_ref"].dropna()
-    housemates = world.loc[world["household_ref"].isin(homes_p), "person_ref"]
-    own_records = person_of.index[person_of.isin(holding).to_numpy()]
-    incidents = evidence.loc[
-        evidence["record_key"].isin(own_records) & evidence["incident_id"].notna(),
+    holding = np.zeros(len(people), dtype=bool)
+    holding[person_after[keys.isin(pending).to_numpy(dtype=bool)]] = True
+    rebuilt_home = people_r.set_index("person_ref")["household_ref"]
+    held_refs = refs.take(np.flatnonzero(holding & rebuilt))
+    homes_p = pd.concat(
+        [
+            rebuilt_home.reindex(pd.Index(held_refs)),
+            pd.Series(people["household_ref"].array.take(np.flatnonzero(holding & ~rebuilt))),
+        ]
+    ).dropna()
+    scope = holding.copy()
+    scope |= people["household_ref"].isin(homes_p).to_numpy(dtype=bool) & ~rebuilt
+    mates_r = rebuilt_home.index[rebuilt_home.isin(homes_p).to_numpy(dtype=bool)]
+    scope[_codes_of(mates_r, refs, rebuilt)] = True
+    own = holding[person_after]
+    police = evidence.loc[evidence["incident_id"].notna()]
+    incidents = police.loc[
+        police["record_key"].isin(keys.array.take(np.flatnonzero(own))),
         ["org_code", "incident_id"],
     ].drop_duplicates()
-    in_incidents = evidence.merge(incidents, on=["org_code", "incident_id"])["record_key"]
-    co_nominals = person_of.reindex(in_incidents.drop_duplicates().to_numpy()).dropna()
-    scope = holding.union(pd.Index(housemates)).union(pd.Index(co_nominals))
+    in_incidents = police.merge(incidents, on=["org_code", "incident_id"])["record_key"]
+    scope[person_after[keys.isin(in_incidents).to_numpy(dtype=bool)]] = True
     # in record order, as a pass over everyone would hold them
-    position = pd.Series(np.arange(len(linked)), index=linked["record_key"].to_numpy())
-    outside = ~redo & linked["person_ref"].isin(scope).to_numpy()
-    scoped = pd.concat(
-        [linked_r.loc[linked_r["person_ref"].isin(scope)], linked.loc[outside]],
+    in_scope_r = scope[person_after[redo_rows]]
+    outside = np.flatnonzero(~redo & scope[person])
+    scoped = pd.concat([linked_r.loc[in_scope_r], linked.iloc[outside]], ignore_index=True)
+    position = np.concatenate([redo_rows[in_scope_r], outside])
+    scoped = scoped.iloc[np.argsort(position, kind="stable")].reset_index(drop=True)
+    first_seen = pd.unique(scoped["person_ref"])
+    persons = pd.concat(
+        [
+            people_r.loc[people_r["person_ref"].isin(pd.Index(first_seen))],
+            people.iloc[np.flatnonzero(scope & ~rebuilt)],
+        ],
         ignore_index=True,
     )
-    scoped = scoped.iloc[
-        np.argsort(position.reindex(scoped["record_key"].to_numpy()).to_numpy(), kind="stable")
-    ].reset_index(drop=True)
-    first_seen = pd.unique(scoped["person_ref"])
-    persons = world.loc[world["person_ref"].isin(scope)]
     persons = persons.set_index("person_ref", drop=False).loc[pd.Index(first_seen)]
     persons = persons.reset_index(drop=True)
     return scoped, persons
+
+
+def _codes_of(
+    wanted: pd.Index, refs: pd.api.extensions.ExtensionArray, among: np.ndarray
+) -> list[int]:
+    """The codes (positions in ``refs``) of the ``wanted`` refs, all of them among the
+    ``among`` mask (a small set: only that set is hashed)."""
+    candidates = np.flatnonzero(among)
+    at = pd.Index(refs.take(candidates)).get_indexer(wanted)
+    return candidates[at[at >= 0]].tolist()
 
 
 def _review_queue_file(review: pd.DataFrame, held: pd.DataFrame) -> pd.DataFrame:
