@@ -810,6 +810,7 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
                     linked=night.linked,
                     flags=lifecycle,
                     warnings=night.warnings,
+                    person_rows=households.person_rows,
                 )
                 manifest["stage_seconds"] = dict(stages.seconds)
                 fingerprint = _fingerprint(extracts, options.as_of, options.config_path)
@@ -970,8 +971,11 @@ def _report_stats(
     linked: pd.DataFrame,
     flags: pd.DataFrame,
     warnings: pd.DataFrame,
+    person_rows: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Aggregates for the run report: counts and rates only, never a record's values."""
+    """Aggregates for the run report: counts and rates only, never a record's values.
+    ``person_rows``: any integer code per row of ``linked`` that groups its rows as
+    ``person_ref`` does (the households' ``person_rows``), sparing a string factorize."""
     weights = result.pairs["match_weight"].to_numpy(dtype=float)
     stats: dict[str, Any] = {
         "auto_weight": round(
@@ -986,7 +990,9 @@ def _report_stats(
         counts, edges = np.histogram(weights, bins=edges)
         stats["match_weight_histogram"] = {"edges": edges.tolist(), "counts": counts.tolist()}
     # records per person on integer codes (a string group-by sorts every ref first)
-    person, persons = pd.factorize(linked["person_ref"])
+    person, persons = pd.factorize(
+        linked["person_ref"] if person_rows is None else person_rows, use_na_sentinel=True
+    )
     sizes = np.bincount(np.minimum(np.bincount(person[person >= 0], minlength=len(persons)), 10))
     stats["cluster_sizes"] = {
         ("10+" if size == 10 else str(size)): int(n) for size, n in enumerate(sizes) if n
