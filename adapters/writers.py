@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from adapters.errors import UsageError
@@ -94,12 +95,23 @@ def _cell(value: Any) -> str:
     return neutralise(str(value))
 
 
+def _cells(column: pd.Series) -> list[str]:
+    """``_cell`` of every value of a column.  A typed column (text, dates, flags) repeats
+    few values, so each distinct value is formatted once; an object column, whose values
+    could be equal across types (``True == 1``), cell by cell."""
+    if column.dtype == object or not len(column):
+        return [_cell(v) for v in column.tolist()]
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    texts = np.array([_cell(v) for v in uniques.tolist()] + [""], dtype=object)  # -1: NA
+    return texts[codes].tolist()
+
+
 def csv_text(frame: pd.DataFrame, columns: Sequence[str]) -> str:
     """The CSV text of ``frame[columns]``: sorted rows, neutralised cells, LF line ends."""
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ValueError(f"cannot write CSV: missing columns {missing}")
-    rows = [[_cell(v) for v in row] for row in frame.loc[:, list(columns)].itertuples(index=False)]
+    rows = list(zip(*(_cells(frame[column]) for column in columns), strict=True))
     rows.sort()
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
