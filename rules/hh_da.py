@@ -14,7 +14,9 @@ communal by linkage, or more than ``communal_size``, 10, non-sensitive persons).
 living with a victim or a perpetrator were invisible to their GP.
 
 Summary: the latest DA evidence of the household member (kind of source, date), never who
-they are or where they live.
+they are or where they live. When two members' latest DA evidence falls on the same day, the
+summary names the first source in the order A&E, GP, mental health, police (the same text
+whichever member's pseudonymous ref sorts first).
 """
 
 from __future__ import annotations
@@ -55,6 +57,9 @@ class Rule_HH_DA(Rule):
         known = da_known(context, params["da_known_days"]).merge(members, on="person_ref")
         pairs = members.merge(known.rename(columns={"person_ref": "other_ref"}), on="household_ref")
         pairs = pairs.loc[pairs["person_ref"] != pairs["other_ref"]]
+        # a tie of dates between members goes to the first source (A&E, GP, MH, police),
+        # not to whichever member's pseudonymous ref sorts first
+        pairs = pairs.sort_values("da_source", kind="stable")
         hits = latest(pairs, "person_ref", date="da_date").merge(
             context.people[["person_ref", "date_of_birth"]].drop_duplicates("person_ref"),
             on="person_ref",

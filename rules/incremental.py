@@ -49,7 +49,9 @@ from rules.evidence import EVIDENCE_COLUMNS
 from rules.registry import RULES, Parameters, resolve_parameters
 from rules.routing import _FLAG_DTYPES, FLAG_COLUMNS, HOLDING_RECORD_COLUMNS, KEY
 
-STATE_VERSION = 1
+# Bumped when the layout or a flag rule's logic changes (2: HH-DA's tie-break), so the
+# first night after an upgrade evaluates everyone instead of keeping the old rules' flags.
+STATE_VERSION = 2
 FULL_PASS_SHARE = 0.5
 _MARGIN_DAYS = 1
 EVIDENCE_HASHED = [c for c in EVIDENCE_COLUMNS if c != "person_ref"]
