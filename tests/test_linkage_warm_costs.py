@@ -1,0 +1,72 @@
+"""The cheaper ways a warm night computes blocking keys, report counts and coded columns
+give exactly what the straightforward ways give."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from linkage import blocking
+from linkage.blocking import key_codes, pairs_within_groups
+from linkage.settings import DEFAULT_BLOCKING_RULES
+from linkage.standardise import standardise
+from tests.test_linkage_synth import make_population
+
+
+@pytest.fixture(scope="module")
+def std() -> pd.DataFrame:
+    people, _ = make_population(600, seed=5)
+    return standardise(people.sort_values("record_key"))
+
+
+def _key_codes_stepwise(frame: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
+    """``key_codes`` as it was: the combined code factorized after every column."""
+    codes = np.zeros(len(frame), dtype=np.int64)
+    missing = np.zeros(len(frame), dtype=bool)
+    for column in columns:
+        col_codes = pd.factorize(frame[column], use_na_sentinel=True)[0]
+        missing |= col_codes < 0
+        codes = codes * (int(col_codes.max(initial=-1)) + 2) + col_codes + 1
+        codes = pd.factorize(codes)[0].astype(np.int64)
+    codes[missing] = -1
+    return codes
+
+
+@pytest.mark.parametrize("limit", [1 << 62, 1])  # 1: factorized after every column
+def test_key_codes_match_factorizing_after_every_column(
+    std: pd.DataFrame, limit: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(blocking, "_COMBINED_LIMIT", limit)
+    for rule in DEFAULT_BLOCKING_RULES:
+        np.testing.assert_array_equal(
+            key_codes(std, rule.columns), _key_codes_stepwise(std, rule.columns)
+        )
+    assert len(key_codes(std.iloc[:0], ("postcode", "date_of_birth"))) == 0
+
+
+def _first_rule_counts_listed(codes: tuple[np.ndarray, ...]) -> list[int]:
+    """Every pair of every rule listed, each counted for the first rule that has it."""
+    n = codes[0].size
+    first: dict[int, int] = {}
+    for number, own in enumerate(codes):
+        left, right, _ = pairs_within_groups(own)
+        for pair in (left.astype(np.int64) * n + right).tolist():
+            first.setdefault(pair, number)
+    return np.bincount(list(first.values()), minlength=len(codes)).tolist()
+
+
+@pytest.mark.parametrize("list_limit", [0, 4, 1_000_000])
+def test_first_rule_counts_match_listing_every_pair(
+    list_limit: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(blocking, "_LIST_PAIRS_PER_RECORD", list_limit)
+    rng = np.random.default_rng(list_limit)
+    n = 400
+    codes = tuple(
+        np.where(rng.random(n) < 0.1, -1, rng.integers(0, groups, n)).astype(np.int64)
+        for groups in (150, 20, 300, 60, 90)
+    )
+    got = blocking._first_rule_counts(codes, np.int64(n)).tolist()
+    assert got == _first_rule_counts_listed(codes)
+    assert all(count > 0 for count in got)
