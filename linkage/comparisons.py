@@ -68,8 +68,15 @@ class Prepared:
     def coded(self, column: str) -> Coded:
         if column not in self._coded:
             codes, uniques = pd.factorize(self.std[column], use_na_sentinel=True)
+            # dates stay datetime64 (boxing 30k distinct dates as Timestamps costs more than
+            # the factorize; only their number is read); strings become a plain object array
+            values = (
+                uniques.to_numpy()
+                if isinstance(uniques, pd.DatetimeIndex)
+                else np.asarray(uniques, dtype=object)
+            )
             # int32: every comparison gathers these per pair, half the bytes of int64
-            self._coded[column] = Coded(codes.astype(np.int32), np.asarray(uniques, dtype=object))
+            self._coded[column] = Coded(codes.astype(np.int32), values)
         return self._coded[column]
 
     @_locked
@@ -211,24 +218,36 @@ class Prepared:
     def family_parts(self) -> tuple[np.ndarray, np.ndarray]:
         """First and last parts of family names coded over one vocabulary."""
         if "_family_first" not in self._ints:
-            both = pd.concat([self.std["family_first"], self.std["family_last"]], ignore_index=True)
-            codes = pd.factorize(both, use_na_sentinel=True)[0].astype(np.int64)
-            n = len(self.std)
-            self._ints["_family_first"] = codes[:n]
-            self._ints["_family_last"] = codes[n:]
+            first, last, _ = self._one_vocabulary("family_first", "family_last")
+            self._ints["_family_first"] = first
+            self._ints["_family_last"] = last
         return self._ints["_family_first"], self._ints["_family_last"]
+
+    def _one_vocabulary(self, a: str, b: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Columns ``a`` and ``b`` coded over one vocabulary, exactly as factorizing the
+        two columns one after the other codes them: ``(a codes, b codes, uniques)``, int64.
+        Built from the columns' own codes (``a``'s distinct values in order, then ``b``'s
+        not in ``a``), so no 200k-row string column is factorized."""
+        coded_a, coded_b = self.coded(a), self.coded(b)
+        joint, uniques = pd.factorize(
+            np.concatenate([coded_a.uniques, coded_b.uniques]).astype(object)
+        )
+        # a's values are distinct and come first: value k of a is joint code k
+        b_joint = np.append(joint[len(coded_a.uniques) :], -1)  # code -1 takes the -1
+        return (
+            coded_a.codes.astype(np.int64),
+            b_joint[coded_b.codes].astype(np.int64),
+            np.asarray(uniques, dtype=object),
+        )
 
     @_locked
     def joint_names(self) -> tuple[np.ndarray, np.ndarray]:
         """Given and family keys coded over one shared vocabulary (to detect swaps)."""
         if "_joint_given" not in self._ints:
-            both = pd.concat([self.std["given_key"], self.std["family_key"]], ignore_index=True)
-            codes, uniques = pd.factorize(both, use_na_sentinel=True)
-            codes = codes.astype(np.int64)
-            n = len(self.std)
-            self._ints["_joint_given"] = codes[:n].astype(np.int32)
-            self._ints["_joint_family"] = codes[n:].astype(np.int32)
-            self._ints["_joint_uniques"] = np.asarray(uniques, dtype=object)
+            given, family, uniques = self._one_vocabulary("given_key", "family_key")
+            self._ints["_joint_given"] = given.astype(np.int32)
+            self._ints["_joint_family"] = family.astype(np.int32)
+            self._ints["_joint_uniques"] = uniques
         return self._ints["_joint_given"], self._ints["_joint_family"]
 
     @_locked

@@ -9,8 +9,9 @@ import pytest
 
 from linkage import blocking
 from linkage.blocking import key_codes, pairs_within_groups
+from linkage.comparisons import Coded, Prepared
 from linkage.settings import DEFAULT_BLOCKING_RULES
-from linkage.standardise import standardise
+from linkage.standardise import standardise, standardise_coded
 from tests.test_linkage_synth import make_population
 
 
@@ -70,3 +71,35 @@ def test_first_rule_counts_match_listing_every_pair(
     got = blocking._first_rule_counts(codes, np.int64(n)).tolist()
     assert got == _first_rule_counts_listed(codes)
     assert all(count > 0 for count in got)
+
+
+def _prepared_both_ways(std: pd.DataFrame, people: pd.DataFrame) -> list[Prepared]:
+    _, coded = standardise_coded(people.sort_values("record_key"))
+    return [
+        Prepared(std),  # every column factorized from the frame
+        Prepared(std, _coded={c: Coded(k.astype(np.int32), u) for c, (k, u) in coded.items()}),
+    ]
+
+
+def test_one_vocabulary_codes_match_factorizing_both_columns(std: pd.DataFrame) -> None:
+    people, _ = make_population(600, seed=5)
+    n = len(std)
+    for prepared in _prepared_both_ways(std, people):
+        for (a, b), got in (
+            (("family_first", "family_last"), (*prepared.family_parts(), None)),
+            (("given_key", "family_key"), (*prepared.joint_names(), prepared.joint_uniques())),
+        ):
+            both = pd.concat([std[a], std[b]], ignore_index=True)
+            codes, uniques = pd.factorize(both, use_na_sentinel=True)
+            np.testing.assert_array_equal(got[0], codes[:n])
+            np.testing.assert_array_equal(got[1], codes[n:])
+            if got[2] is not None:
+                np.testing.assert_array_equal(got[2], np.asarray(uniques, dtype=object))
+        assert (prepared.family_parts()[1] >= 0).all()
+
+
+def test_dates_coded_as_pandas_codes_them(std: pd.DataFrame) -> None:
+    codes, uniques = pd.factorize(std["date_of_birth"], use_na_sentinel=True)
+    coded = Prepared(std).coded("date_of_birth")
+    np.testing.assert_array_equal(coded.codes, codes)
+    assert len(coded.uniques) == len(uniques) and (coded.codes < 0).any()
