@@ -65,56 +65,53 @@ def assign_person_refs(
 
     # each cluster's smallest record key (missing keys sort last), and its rank among keys
     key_order, key_rank = _string_order(keys)
-    firsts = np.unique(cluster[key_order], return_index=True)[1]
+    firsts = np.full(n_clusters, len(keys), dtype=np.int64)
+    np.minimum.at(firsts, cluster[key_order], np.arange(len(keys)))
     min_record = key_order[firsts]
     min_rank = key_rank[min_record]
 
-    prev = _previous(previous)
-    # each previous row's ref as its rank in string order
-    ref_codes, ref_uniques = pd.factorize(prev["person_ref"].to_numpy(dtype=object))
-    unique_order, unique_rank = _string_order(np.asarray(ref_uniques, dtype=object))
-    refs_sorted = np.asarray(ref_uniques, dtype=object)[unique_order]
-    prev_ref = unique_rank[ref_codes]
+    prev_keys, prev_refs, prev_seen = _previous_arrays(previous)
+    # each previous row's ref as a code (numbered by first appearance: refs are put in
+    # string order only where a tie needs it, below)
+    prev_ref, ref_uniques = pd.factorize(prev_refs)
+    refs = np.asarray(ref_uniques, dtype=object)
     first_seen = (
-        pd.Series(prev["first_seen"].to_numpy(), name="first_seen")
+        pd.Series(prev_seen, name="first_seen")
         .groupby(prev_ref)
         .min()
-        .reindex(np.arange(len(refs_sorted)))
+        .reindex(np.arange(len(refs)))
     )
 
     # tonight's records joined to last night's refs by key (a key held twice counts twice)
-    if len(prev):
-        key_codes, _ = pd.factorize(
-            np.concatenate([keys, prev["record_key"].to_numpy(dtype=object)]),
-            use_na_sentinel=True,
-        )
+    if len(prev_keys):
+        key_codes, _ = pd.factorize(np.concatenate([keys, prev_keys]), use_na_sentinel=True)
     else:  # the first night: nothing to join (and no 100k-key factorize)
         key_codes = np.full(len(keys), -1, dtype=np.int64)
     c_cluster, c_ref, c_records = _held_counts(
-        key_codes[: len(keys)], cluster, key_codes[len(keys) :], prev_ref, len(refs_sorted)
+        key_codes[: len(keys)], cluster, key_codes[len(keys) :], prev_ref, len(refs)
     )
 
     # a ref's owner: the cluster holding most of its records, then the smaller smallest key
     by_owner = np.lexsort((min_rank[c_cluster], -c_records, c_ref))
     first_row = _run_starts(c_ref[by_owner])
     owners = by_owner[first_row]
-    owner_of_ref = np.full(len(refs_sorted), -1, dtype=np.int64)
+    owner_of_ref = np.full(len(refs), -1, dtype=np.int64)
     owner_of_ref[c_ref[owners]] = c_cluster[owners]
     # a cluster keeps the earliest seen ref it owns (never seen: last), then the smallest
     seen_days = first_seen.to_numpy(dtype="datetime64[ns]").astype(np.int64)
     seen_key = np.where(first_seen.isna().to_numpy(), np.iinfo(np.int64).max, seen_days)
-    owned = owners[np.lexsort((c_ref[owners], seen_key[c_ref[owners]], c_cluster[owners]))]
+    owned = owners[_sorted_by(c_cluster[owners], seen_key[c_ref[owners]], then=refs[c_ref[owners]])]
     kept_row = _run_starts(c_cluster[owned])
     kept, retired = owned[kept_row], owned[~kept_row]
     ref_of = np.full(n_clusters, None, dtype=object)
-    ref_of[c_cluster[kept]] = refs_sorted[c_ref[kept]]
+    ref_of[c_cluster[kept]] = refs[c_ref[kept]]
     kept_ref = np.full(n_clusters, -1, dtype=np.int64)
     kept_ref[c_cluster[kept]] = c_ref[kept]
 
     new = np.flatnonzero(kept_ref < 0)
     new_refs = _new_refs(
         pd.Series(keys[min_record[new]], index=cluster_ids[new], dtype="string"),
-        taken=set(refs_sorted),
+        taken=set(refs),
         key=key,
     )
     ref_of[new] = new_refs.to_numpy(dtype=object)
@@ -123,7 +120,7 @@ def assign_person_refs(
         {
             "event": "merge",
             "person_ref": ref_of[c_cluster[retired]],
-            "other_ref": refs_sorted[c_ref[retired]],
+            "other_ref": refs[c_ref[retired]],
             "records": c_records[retired],
         }
     )
@@ -132,7 +129,7 @@ def assign_person_refs(
         {
             "event": "split",
             "person_ref": ref_of[c_cluster[moved]],
-            "other_ref": refs_sorted[c_ref[moved]],
+            "other_ref": refs[c_ref[moved]],
             "records": c_records[moved],
         }
     )
@@ -184,6 +181,25 @@ def _held_counts(
     return pairs // width, pairs % width, records.astype(np.int64)
 
 
+def _sorted_by(first: np.ndarray, second: np.ndarray, *, then: np.ndarray) -> np.ndarray:
+    """The order sorting rows by ``first``, ``second`` and then the (distinct) strings
+    ``then``: the strings are compared only for rows tying on both integers (a cluster
+    owning two refs first seen alike), not put in order all (a Python sort of 100k refs)."""
+    order = np.lexsort((second, first))
+    a, b = first[order], second[order]
+    same = (a[1:] == a[:-1]) & (b[1:] == b[:-1])
+    tied = np.zeros(order.size, dtype=bool)
+    tied[1:] |= same
+    tied[:-1] |= same
+    if not tied.any():
+        return order
+    at = np.flatnonzero(tied)
+    texts = then[order[at]]
+    rank = np.zeros(order.size, dtype=np.int64)
+    rank[at[sorted(range(at.size), key=texts.__getitem__)]] = np.arange(at.size)
+    return order[np.lexsort((rank, b, a))]
+
+
 def _run_starts(values: np.ndarray) -> np.ndarray:
     """Where each run of equal values starts (the first row of each group, once sorted)."""
     starts = np.ones(values.size, dtype=bool)
@@ -199,6 +215,9 @@ def _string_order(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     missing = pd.isna(values)
     present = np.flatnonzero(~missing)
     texts = values[present]
+    if present.size == values.size and (texts.size < 2 or bool(np.all(texts[1:] > texts[:-1]))):
+        # distinct and in order (the engine's record keys): each value its own rank
+        return present, present.copy()
     if texts.size > 1 and bool(np.all(texts[1:] >= texts[:-1])):
         order = present
     else:
@@ -217,6 +236,36 @@ def _string_order(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return order, rank
 
 
+def _previous_arrays(previous: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``_previous``'s columns as arrays: record keys and refs (object, ``str``) and first
+    seen (datetime64).  Columns of plain ``str`` and missing values (as the store reads
+    them) are used as they are, with the rows missing either dropped; anything else goes
+    through ``_previous``'s conversion to pandas strings (200k values cost more to convert
+    and check than the rest of the assignment)."""
+    if previous is not None and len(previous) and isinstance(previous.index, pd.RangeIndex):
+        _check_columns(previous)
+        keys = previous["record_key"].to_numpy()
+        refs = previous["person_ref"].to_numpy()
+        if (
+            keys.dtype == object
+            and refs.dtype == object
+            and pd.api.types.infer_dtype(keys, skipna=True) in ("string", "empty")
+            and pd.api.types.infer_dtype(refs, skipna=True) in ("string", "empty")
+        ):
+            present = ~(pd.isna(keys) | pd.isna(refs))
+            if "first_seen" in previous.columns:
+                seen = pd.to_datetime(previous["first_seen"][present]).to_numpy()
+            else:
+                seen = np.full(int(present.sum()), np.datetime64("NaT", "ns"))
+            return keys[present], refs[present], seen
+    prev = _previous(previous)
+    return (
+        prev["record_key"].to_numpy(dtype=object),
+        prev["person_ref"].to_numpy(dtype=object),
+        prev["first_seen"].to_numpy(),
+    )
+
+
 def _previous(previous: pd.DataFrame | None) -> pd.DataFrame:
     if previous is None or len(previous) == 0:
         return pd.DataFrame(
@@ -226,17 +275,21 @@ def _previous(previous: pd.DataFrame | None) -> pd.DataFrame:
                 "first_seen": pd.Series(dtype="datetime64[ns]"),
             }
         )
-    for column in ("record_key", "person_ref"):
-        if column not in previous.columns:
-            raise ConfigError(
-                f"previous person refs lack {column!r}: pass last night's record_person frame"
-            )
+    _check_columns(previous)
     prev = previous[["record_key", "person_ref"]].astype("string").dropna()
     if "first_seen" in previous.columns:
         prev["first_seen"] = pd.to_datetime(previous.loc[prev.index, "first_seen"])
     else:
         prev["first_seen"] = pd.NaT
     return prev
+
+
+def _check_columns(previous: pd.DataFrame) -> None:
+    for column in ("record_key", "person_ref"):
+        if column not in previous.columns:
+            raise ConfigError(
+                f"previous person refs lack {column!r}: pass last night's record_person frame"
+            )
 
 
 def _new_refs(cluster_min: pd.Series, *, taken: set[str], key: bytes) -> pd.Series:

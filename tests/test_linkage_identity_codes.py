@@ -8,7 +8,13 @@ import pandas as pd
 import pytest
 
 from adapters.errors import ConfigError
-from linkage.identity import _new_refs, _previous, assign_person_refs, person_ref_for
+from linkage.identity import (
+    _new_refs,
+    _previous,
+    _previous_arrays,
+    assign_person_refs,
+    person_ref_for,
+)
 
 
 def reference_person_refs(
@@ -199,3 +205,47 @@ def test_keys_held_twice_count_twice_like_the_reference(seed: int) -> None:
         want = reference_person_refs(tonight, twice, **options)  # type: ignore[arg-type]
         pd.testing.assert_frame_equal(got[0], want[0], check_exact=True)
         pd.testing.assert_frame_equal(got[1], want[1], check_exact=True)
+
+
+@pytest.mark.parametrize("seed", range(1, 80, 4))
+@pytest.mark.parametrize("form", ["store", "string-dtype", "labelled-index", "text-dates"])
+def test_previous_refs_read_alike_in_every_form(seed: int, form: str) -> None:
+    """Last night's refs as the store reads them (object columns of str and None) skip the
+    conversion to pandas strings; any other form takes it: the same answer either way."""
+    clusters, previous, options = _case(seed)
+    if previous is None or not len(previous):
+        pytest.skip("no previous refs")
+    if form == "string-dtype":
+        previous = previous.astype({"record_key": "string", "person_ref": "string"})
+    elif form == "labelled-index":
+        previous = previous.set_axis(np.arange(len(previous))[::-1] * 3)
+    elif form == "text-dates":
+        dates = np.array(["2020-01-01", "2021-05-01", None], dtype=object)
+        previous = previous.assign(first_seen=dates[np.arange(len(previous)) % 3])
+    keys, refs, seen = _previous_arrays(previous)
+    prev = _previous(previous)
+    np.testing.assert_array_equal(keys, prev["record_key"].to_numpy(dtype=object))
+    np.testing.assert_array_equal(refs, prev["person_ref"].to_numpy(dtype=object))
+    np.testing.assert_array_equal(seen, prev["first_seen"].to_numpy())
+    got = assign_person_refs(clusters, previous, **options)  # type: ignore[arg-type]
+    want = reference_person_refs(clusters, previous, **options)  # type: ignore[arg-type]
+    pd.testing.assert_frame_equal(got[0], want[0], check_exact=True)
+    pd.testing.assert_frame_equal(got[1], want[1], check_exact=True)
+
+
+def test_a_cluster_owning_refs_seen_alike_keeps_the_smallest() -> None:
+    """Refs first seen on the same day (or never) are told apart by their text: only those
+    ties are put in string order."""
+    clusters = pd.DataFrame({"record_key": list("abcdef"), "cluster_id": [0, 0, 0, 1, 1, 2]})
+    previous = pd.DataFrame(
+        {
+            "record_key": list("abcdef"),
+            "person_ref": ["P9", "P10", "P2", "P7", "P3", "P5"],
+            "first_seen": pd.to_datetime(["2020-01-01"] * 3 + [None] * 3),
+        }
+    )
+    people, events = assign_person_refs(clusters, previous, key=b"s")
+    assert people["person_ref"].tolist() == ["P10"] * 3 + ["P3"] * 2 + ["P5"]
+    want = reference_person_refs(clusters, previous, key=b"s")
+    pd.testing.assert_frame_equal(people, want[0], check_exact=True)
+    pd.testing.assert_frame_equal(events, want[1], check_exact=True)
