@@ -43,7 +43,7 @@ from linkage.model import (
     weigh,
 )
 from linkage.settings import COLUMN_COMPARISON, LinkageSettings
-from linkage.standardise import standardise_memo
+from linkage.standardise import REQUIRED_COLUMNS, standardise_memo
 
 log = logging.getLogger(__name__)
 
@@ -330,6 +330,24 @@ def _warm_pairs(
     )
 
 
+def _in_key_order(records: pd.DataFrame) -> pd.DataFrame:
+    """The columns standardising reads, rows sorted by ``record_key`` (stable, missing
+    last) as ``records.sort_values("record_key", kind="stable")`` sorts them: only those
+    columns are gathered (a person record carries twice as many), each once."""
+    if not len(records) or "record_key" not in records.columns:
+        return records.sort_values("record_key", kind="stable") if len(records) else records
+    record_key = records["record_key"]
+    if record_key.isna().any():  # pandas' sort puts them last
+        order = record_key.reset_index(drop=True).sort_values(kind="stable").index.to_numpy()
+    else:
+        order = np.argsort(record_key.to_numpy(dtype=object), kind="stable")
+    columns = [c for c in records.columns if c in REQUIRED_COLUMNS]
+    return pd.DataFrame(
+        {column: records[column].array.take(order) for column in columns},
+        index=records.index.take(order),
+    )
+
+
 def _band(
     probability: np.ndarray, gammas: dict[str, np.ndarray], settings: LinkageSettings
 ) -> np.ndarray:
@@ -368,7 +386,7 @@ def link_records(
     timer = _Timer()
 
     with timer.step("standardise"):
-        ordered = records.sort_values("record_key", kind="stable") if len(records) else records
+        ordered = _in_key_order(records)
         # last night's standardised values, by raw value, spare most of the string work
         std, coded, memo = standardise_memo(ordered, previous.memo if previous else None)
         # the string columns come coded from standardising: no comparison or blocking rule

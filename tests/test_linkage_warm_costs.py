@@ -10,8 +10,9 @@ import pytest
 from linkage import blocking
 from linkage.blocking import key_codes, pairs_within_groups
 from linkage.comparisons import Coded, Prepared
+from linkage.engine import _in_key_order
 from linkage.settings import DEFAULT_BLOCKING_RULES
-from linkage.standardise import standardise, standardise_coded
+from linkage.standardise import REQUIRED_COLUMNS, standardise, standardise_coded
 from tests.test_linkage_synth import make_population
 
 
@@ -103,3 +104,21 @@ def test_dates_coded_as_pandas_codes_them(std: pd.DataFrame) -> None:
     coded = Prepared(std).coded("date_of_birth")
     np.testing.assert_array_equal(coded.codes, codes)
     assert len(coded.uniques) == len(uniques) and (coded.codes < 0).any()
+
+
+@pytest.mark.parametrize("form", ["string", "object", "missing-key", "no-postcode"])
+def test_records_in_key_order_as_sort_values_sorts_them(form: str) -> None:
+    people, _ = make_population(200, seed=8)
+    people = people.assign(extra=1).sample(frac=1, random_state=3)
+    people.index = np.arange(len(people))[::-1] * 2
+    if form == "object":
+        people["record_key"] = people["record_key"].astype(object)
+    elif form == "missing-key":
+        people["record_key"] = people["record_key"].astype("string")
+        people.loc[people.index[[3, 10]], "record_key"] = pd.NA
+    elif form == "no-postcode":
+        people = people.drop(columns="postcode")
+    want = people.sort_values("record_key", kind="stable")
+    want = want[[c for c in want.columns if c in REQUIRED_COLUMNS]]
+    pd.testing.assert_frame_equal(_in_key_order(people), want)
+    assert _in_key_order(people.iloc[:0]).empty
