@@ -259,10 +259,16 @@ class RuleKeys:
         """The number of the first rule pairing ``left[k]`` with ``right[k]`` (int8), -1
         when no rule does: ``block``'s ``rule`` for a candidate pair."""
         rule = np.full(left.size, -1, dtype=np.int8)
-        for number in reversed(range(len(self.codes))):
-            codes = self.codes[number]
+        # rule by rule, asking only about the pairs no earlier rule had (most are found by
+        # the first two: the same NHS number or postcode)
+        todo = np.arange(left.size)
+        for number, codes in enumerate(self.codes):
+            if todo.size == 0:
+                break
             key = codes[left]
-            rule[(key >= 0) & (key == codes[right])] = number
+            found = (key >= 0) & (key == codes[right])
+            rule[todo[found]] = number
+            todo, left, right = todo[~found], left[~found], right[~found]
         return rule
 
     def pairs_sharing(

@@ -205,13 +205,14 @@ class Prepared:
         key = f"_chars_{column}"
         if key not in self._ints:
             values = self.coded(column).uniques.astype(str)
-            width = max((len(v) for v in values), default=0)
+            lengths = np.char.str_len(values)
+            width = int(lengths.max(initial=0))
             self._ints[key] = (
                 values.astype(f"U{max(width, 1)}").view(np.uint32).reshape(len(values), -1)
                 if len(values)
                 else np.zeros((0, 1), dtype=np.uint32)
             )
-            self._ints[f"_lengths_{column}"] = np.char.str_len(values).astype(np.int32)
+            self._ints[f"_lengths_{column}"] = lengths.astype(np.int32)
         return self._ints[key], self._ints[f"_lengths_{column}"]
 
     @_locked
