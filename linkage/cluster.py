@@ -19,6 +19,8 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from linkage.blocking import distinct
+
 
 def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Component label per record (singletons included)."""
@@ -37,9 +39,11 @@ def _conflicted(
 ) -> np.ndarray:
     """Labels of components holding two NHS numbers or both ends of a cannot-link pair."""
     has = nhs_codes >= 0
-    per_label = pd.DataFrame({"label": labels[has], "nhs": nhs_codes[has]}).drop_duplicates()
-    counts = per_label["label"].value_counts()
-    nhs_bad = counts.index[counts.to_numpy() > 1].to_numpy(dtype=np.int64)
+    # distinct (label, number) pairs, sorted: a label in two of them holds two numbers
+    width = np.int64(int(nhs_codes.max(initial=-1)) + 1)
+    pairs = distinct(labels[has].astype(np.int64) * width + nhs_codes[has])
+    label_of = pairs // max(width, 1)
+    nhs_bad = np.unique(label_of[1:][label_of[1:] == label_of[:-1]])
     same = labels[cannot_left] == labels[cannot_right]
     return np.union1d(nhs_bad, np.unique(labels[cannot_left[same]]))
 
@@ -142,6 +146,6 @@ def guarded_clusters(
         # give rebuilt groups labels beyond the existing ones
         labels = labels.copy()
         labels[nodes] = labels.max() + 1 + root_of
-    # renumber by smallest member index, so the ids do not depend on scipy's traversal
-    first_index = pd.Series(np.arange(n)).groupby(labels).transform("min").to_numpy()
-    return pd.factorize(first_index, sort=True)[0].astype(np.int64)
+    # renumber by smallest member index, so the ids do not depend on scipy's traversal:
+    # numbering labels by first appearance in record order is exactly that
+    return pd.factorize(labels)[0].astype(np.int64)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from linkage import blocking
+from linkage import blocking, cluster
 from linkage.blocking import key_codes, pairs_within_groups
 from linkage.comparisons import Coded, Prepared
 from linkage.engine import _in_key_order
@@ -122,3 +122,38 @@ def test_records_in_key_order_as_sort_values_sorts_them(form: str) -> None:
     want = want[[c for c in want.columns if c in REQUIRED_COLUMNS]]
     pd.testing.assert_frame_equal(_in_key_order(people), want)
     assert _in_key_order(people.iloc[:0]).empty
+
+
+def _conflicted_reference(
+    labels: np.ndarray, nhs_codes: np.ndarray, cannot_left: np.ndarray, cannot_right: np.ndarray
+) -> np.ndarray:
+    """``cluster._conflicted`` as it was: pandas' drop_duplicates and value_counts."""
+    has = nhs_codes >= 0
+    per_label = pd.DataFrame({"label": labels[has], "nhs": nhs_codes[has]}).drop_duplicates()
+    counts = per_label["label"].value_counts()
+    nhs_bad = counts.index[counts.to_numpy() > 1].to_numpy(dtype=np.int64)
+    same = labels[cannot_left] == labels[cannot_right]
+    return np.union1d(nhs_bad, np.unique(labels[cannot_left[same]]))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_clusters_and_conflicts_as_pandas_found_them(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 300))
+    links = int(rng.integers(0, n))
+    left, right = rng.integers(0, n, links), rng.integers(0, n, links)
+    nhs = np.where(rng.random(n) < 0.6, rng.integers(0, n // 2 + 1, n), -1)
+    if seed == 0:
+        nhs[:] = -1
+    c_left, c_right = rng.integers(0, n, 10), rng.integers(0, n, 10)
+    labels = cluster.components(n, left, right)
+    np.testing.assert_array_equal(
+        cluster._conflicted(labels, nhs, c_left, c_right),
+        _conflicted_reference(labels, nhs, c_left, c_right),
+    )
+    got = cluster.guarded_clusters(
+        n, left, right, rng.random(links), nhs_codes=nhs, cannot_left=c_left, cannot_right=c_right
+    )
+    # numbered by smallest member, as a groupby-min and a sorted factorize numbered them
+    first_index = pd.Series(np.arange(n)).groupby(got).transform("min").to_numpy()
+    np.testing.assert_array_equal(got, pd.factorize(first_index, sort=True)[0])
