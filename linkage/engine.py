@@ -332,8 +332,9 @@ def _warm_pairs(
 
 def _in_key_order(records: pd.DataFrame) -> pd.DataFrame:
     """The columns standardising reads, rows sorted by ``record_key`` (stable, missing
-    last) as ``records.sort_values("record_key", kind="stable")`` sorts them: only those
-    columns are gathered (a person record carries twice as many), each once."""
+    last) as ``records.sort_values("record_key", kind="stable")`` sorts them, indexed
+    0..n-1 (standardising drops the index): only those columns are gathered (a person
+    record carries twice as many), each once, and standardising need not copy them."""
     if not len(records) or "record_key" not in records.columns:
         return records.sort_values("record_key", kind="stable") if len(records) else records
     record_key = records["record_key"]
@@ -342,10 +343,7 @@ def _in_key_order(records: pd.DataFrame) -> pd.DataFrame:
     else:
         order = np.argsort(record_key.to_numpy(dtype=object), kind="stable")
     columns = [c for c in records.columns if c in REQUIRED_COLUMNS]
-    return pd.DataFrame(
-        {column: records[column].array.take(order) for column in columns},
-        index=records.index.take(order),
-    )
+    return pd.DataFrame({column: records[column].array.take(order) for column in columns})
 
 
 def _band(

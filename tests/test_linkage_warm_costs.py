@@ -12,7 +12,13 @@ from linkage.blocking import key_codes, pairs_within_groups
 from linkage.comparisons import Coded, Prepared
 from linkage.engine import _in_key_order
 from linkage.settings import DEFAULT_BLOCKING_RULES
-from linkage.standardise import REQUIRED_COLUMNS, standardise, standardise_coded
+from linkage.standardise import (
+    REQUIRED_COLUMNS,
+    _int32,
+    _recode,
+    standardise,
+    standardise_coded,
+)
 from tests.test_linkage_synth import make_population
 
 
@@ -119,7 +125,7 @@ def test_records_in_key_order_as_sort_values_sorts_them(form: str) -> None:
     elif form == "no-postcode":
         people = people.drop(columns="postcode")
     want = people.sort_values("record_key", kind="stable")
-    want = want[[c for c in want.columns if c in REQUIRED_COLUMNS]]
+    want = want[[c for c in want.columns if c in REQUIRED_COLUMNS]].reset_index(drop=True)
     pd.testing.assert_frame_equal(_in_key_order(people), want)
     assert _in_key_order(people.iloc[:0]).empty
 
@@ -157,3 +163,47 @@ def test_clusters_and_conflicts_as_pandas_found_them(seed: int) -> None:
     # numbered by smallest member, as a groupby-min and a sorted factorize numbered them
     first_index = pd.Series(np.arange(n)).groupby(got).transform("min").to_numpy()
     np.testing.assert_array_equal(got, pd.factorize(first_index, sort=True)[0])
+
+
+@pytest.mark.parametrize(
+    "values",
+    [["2001-03-04", None, "1999-12-31"], ["2001-03-04", "1999-12-31"], [], [None]],
+    ids=["some-missing", "none-missing", "empty", "all-missing"],
+)
+def test_birth_fields_as_astype_int32_gives_them(values: list[str | None]) -> None:
+    dob = pd.to_datetime(pd.Series(values, dtype=object), errors="coerce")
+    missing = dob.isna().to_numpy()
+    for field in (dob.dt.year, dob.dt.month, dob.dt.day):
+        want, got = field.astype("Int32"), _int32(field, missing)
+        pd.testing.assert_series_equal(got, want)
+        np.testing.assert_array_equal(got.array._data, want.array._data)
+
+
+def _recode_by_factorizing(
+    codes: np.ndarray, mapped: list[str | None]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``standardise._recode`` as it was: the mapped column factorized record by record."""
+    m_codes, m_uniques = pd.factorize(np.array([*mapped, None], dtype=object))
+    first, order = pd.factorize(m_codes[codes])
+    present = order >= 0
+    renumber = np.where(present, np.cumsum(present) - 1, -1)
+    return renumber[first], np.asarray(m_uniques, dtype=object)[order[present]]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_recode_numbers_values_as_factorizing_the_records(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n, k = int(rng.integers(0, 60)), int(rng.integers(1, 25))
+    column = pd.Series(rng.integers(0, k, n).astype(str), dtype=object)
+    column[rng.random(n) < 0.2] = None
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    mapped = [None if rng.random() < 0.2 else f"m{int(rng.integers(0, 6))}" for _ in uniques]
+    got, want = _recode(codes, mapped), _recode_by_factorizing(codes, mapped)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    # a value no record has (a source code unused) is left out, as factorizing leaves it
+    if n and codes.max(initial=-1) >= 1:
+        fewer = np.where(codes == 0, -1, codes)
+        got, want = _recode(fewer, mapped), _recode_by_factorizing(fewer, mapped)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
