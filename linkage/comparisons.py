@@ -59,6 +59,7 @@ class Prepared:
     _coded: dict[str, Coded] = field(default_factory=dict)
     _ints: dict[str, np.ndarray] = field(default_factory=dict)
     _variants: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    _equivalents: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     def __len__(self) -> int:
@@ -98,6 +99,46 @@ class Prepared:
             text = exploded.to_numpy(dtype=object)
             self._variants[column] = (owner, text)
         return self._variants[column]
+
+    @_locked
+    def equivalents(self, column: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For each distinct value of ``column`` (by code), the name and its canonical
+        forms (``name_equivalents``) as codes over one vocabulary: ``(owner code,
+        equivalent code, owner code * width + equivalent code, sorted distinct)``, by owner
+        code (``width``: the largest equivalent code + 1).  Built once a night: a night
+        compares its pairs in more than one call."""
+        if column not in self._equivalents:
+            names = pd.Series(self.coded(column).uniques, dtype=object)
+            exploded = names.map(lambda v: sorted(name_equivalents(str(v)))).explode()
+            eq_codes, _ = pd.factorize(exploded)
+            name_codes = exploded.index.to_numpy(dtype=np.int64)
+            width = np.int64(eq_codes.max() + 1)
+            right_keys = np.unique(name_codes * width + eq_codes)
+            self._equivalents[column] = (name_codes, eq_codes, right_keys)
+        return self._equivalents[column]
+
+    @_locked
+    def initials(self, column: str) -> np.ndarray:
+        """The first character of each distinct value of ``column`` (by code)."""
+        key = f"_first_character_{column}"
+        if key not in self._ints:
+            self._ints[key] = np.array(
+                [str(v)[:1] for v in self.coded(column).uniques], dtype=object
+            )
+        return self._ints[key]
+
+    @_locked
+    def variant_facts(self, column: str) -> tuple[np.ndarray, np.ndarray]:
+        """For each of ``variants(column)``'s variants: its first character, and whether it
+        has four letters or more."""
+        key = f"_variant_facts_{column}"
+        if key not in self._variants:
+            _, text = self.variants(column)
+            self._variants[key] = (
+                np.array([str(t)[:1] for t in text], dtype=object),
+                np.array([len(str(t)) >= 4 for t in text], dtype=bool),
+            )
+        return self._variants[key]
 
     @_locked
     def unknown_names(self, column: str) -> np.ndarray:
@@ -285,6 +326,10 @@ def _unique_value_pairs(
 #: up to this many possible value pairs, distinct pairs are found with a dense table (a
 #: scatter, a scan and a gather) rather than a hash table: three times faster
 _DENSE_PAIRS = 1 << 24
+#: ... and only while the table has at most this many slots per pair: scanning a table of
+#: 9M slots (3,000 names squared) for a warm night's 50k pairs, or 100, costs ten to a
+#: hundred times what hashing them does
+_DENSE_SLOTS_PER_PAIR = 16
 
 
 def _unique_code_pairs(
@@ -296,7 +341,7 @@ def _unique_code_pairs(
     b = b.astype(np.int64)
     ok = (a >= 0) & (b >= 0)
     width = np.int64(vocabulary + 1)
-    if width * width <= _DENSE_PAIRS:
+    if width * width <= min(_DENSE_PAIRS, _DENSE_SLOTS_PER_PAIR * a.size):
         missing = width * width
         key = np.where(ok, a * width + b, missing)
         seen = np.zeros(int(missing) + 1, dtype=bool)
@@ -386,18 +431,16 @@ def _crossed(p: Prepared, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return one ^ other
 
 
-def _nickname_equivalent(coded: Coded, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+def _nickname_equivalent(
+    p: Prepared, column: str, left: np.ndarray, right: np.ndarray
+) -> np.ndarray:
     """True where the two given names share a name or canonical form (nicknames lists)."""
-    ua, ub, slot = _unique_value_pairs(coded, left, right)
+    ua, ub, slot = _unique_value_pairs(p.coded(column), left, right)
     valid = np.flatnonzero(ua >= 0)
     result = np.zeros(ua.size, dtype=bool)
     if valid.size:
-        names = pd.Series(coded.uniques, dtype=object)
-        exploded = names.map(lambda v: sorted(name_equivalents(str(v)))).explode()
-        eq_codes, _ = pd.factorize(exploded)
-        name_codes = exploded.index.to_numpy(dtype=np.int64)
+        name_codes, eq_codes, right_keys = p.equivalents(column)
         width = np.int64(eq_codes.max() + 1)
-        right_keys = np.unique(name_codes * width + eq_codes)
         # expand each distinct pair by the equivalents of its left name, look up the right
         starts = np.searchsorted(name_codes, ua[valid], side="left")
         stops = np.searchsorted(name_codes, ua[valid], side="right")
@@ -427,10 +470,9 @@ def _typo_of_variant(p: Prepared, column: str, left: np.ndarray, right: np.ndarr
     if owner.size == 0 or not (ua >= 0).any():
         return result[slot]
     names = coded.uniques
-    initial = np.array([str(v)[:1] for v in names], dtype=object)
+    initial = p.initials(column)
     unknown = p.unknown_names(column)
-    variant_initial = np.array([str(t)[:1] for t in text], dtype=object)
-    long_enough = np.array([len(str(t)) >= 4 for t in text], dtype=bool)
+    variant_initial, long_enough = p.variant_facts(column)
     for this, other in ((ua, ub), (ub, ua)):
         valid = np.flatnonzero(this >= 0)
         valid = valid[unknown[this[valid]]]
@@ -485,7 +527,7 @@ def _given_name_levels(p: Prepared, left: np.ndarray, right: np.ndarray) -> Leve
     """The given-name levels that depend on the given names alone (not the swaps)."""
     given = p.coded("given_key")
     jw = similarity(given, left, right, JaroWinkler.normalized_similarity)
-    nickname = _nickname_equivalent(p.coded("given_first"), left, right)
+    nickname = _nickname_equivalent(p, "given_first", left, right)
     exact = _equal(given, left, right)
     # only the pairs no stronger level claims, with a name the lists do not know on one
     # side, need the (costlier) nickname-typo search
@@ -536,7 +578,7 @@ def _slip_of_known_name(
     unknown = p.unknown_names(column)
     valid = valid[unknown[ua[valid]] != unknown[ub[valid]]]
     names = coded.uniques
-    initial = np.array([str(v)[:1] for v in names], dtype=object)
+    initial = p.initials(column)
     valid = valid[initial[ua[valid]] == initial[ub[valid]]]
     if valid.size:
         distance = process.cpdist(

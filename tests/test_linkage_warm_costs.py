@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from linkage import blocking, cluster
+from linkage import blocking, cluster, comparisons
 from linkage.blocking import key_codes, pairs_within_groups
-from linkage.comparisons import Coded, Prepared
+from linkage.comparisons import COMPARISONS, Coded, Prepared
 from linkage.engine import _in_key_order
 from linkage.settings import DEFAULT_BLOCKING_RULES
 from linkage.standardise import (
@@ -207,3 +207,24 @@ def test_recode_numbers_values_as_factorizing_the_records(seed: int) -> None:
         got, want = _recode(fewer, mapped), _recode_by_factorizing(fewer, mapped)
         np.testing.assert_array_equal(got[0], want[0])
         np.testing.assert_array_equal(got[1], want[1])
+
+
+@pytest.mark.parametrize("pairs", [30, 3000])
+def test_levels_alike_whether_value_pairs_are_tabled_or_hashed(
+    std: pd.DataFrame, pairs: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warm night compares few pairs, whose distinct value pairs are found by hashing
+    rather than a table over every pair of values: every comparison's levels are the same."""
+    rng = np.random.default_rng(pairs)
+    a, b = rng.integers(0, len(std), pairs), rng.integers(0, len(std), pairs)
+    # pairs within a household as well as random ones, so that names agree and nearly agree
+    a = np.concatenate([a, np.arange(0, len(std) - 1, 2)])
+    b = np.concatenate([b, np.arange(1, len(std), 2)])
+    left, right = np.minimum(a, b), np.maximum(a, b)
+    levels = []
+    for slots in (1 << 40, 0):  # a table always, hashing always
+        monkeypatch.setattr(comparisons, "_DENSE_SLOTS_PER_PAIR", slots)
+        levels.append(comparisons.compare(Prepared(std), left, right, tuple(COMPARISONS)))
+    for name in COMPARISONS:
+        np.testing.assert_array_equal(levels[0][name], levels[1][name])
+    assert len(set(levels[0]["given_name"].tolist())) > 3
