@@ -64,7 +64,11 @@ def assign_person_refs(
     n_clusters = len(cluster_ids)
 
     # each cluster's smallest record key (missing keys sort last), and its rank among keys
-    key_order, key_rank = _string_order(keys)
+    in_order = _distinct_in_order(keys)
+    if in_order:  # the engine's clusters: each key is its own rank
+        key_order = key_rank = np.arange(len(keys), dtype=np.int64)
+    else:
+        key_order, key_rank = _string_order(keys)
     firsts = np.full(n_clusters, len(keys), dtype=np.int64)
     np.minimum.at(firsts, cluster[key_order], np.arange(len(keys)))
     min_record = key_order[firsts]
@@ -83,13 +87,17 @@ def assign_person_refs(
     )
 
     # tonight's records joined to last night's refs by key (a key held twice counts twice)
-    if len(prev_keys):
+    if len(prev_keys) and in_order:
+        # tonight's keys are distinct: each of last night's looks up its row (-1: gone),
+        # hashing last night's keys into tonight's, not both nights' keys into one table
+        tonight_key = np.arange(len(keys), dtype=np.int64)
+        last_key = pd.Index(keys, dtype=object).get_indexer(pd.Index(prev_keys, dtype=object))
+    elif len(prev_keys):
         key_codes, _ = pd.factorize(np.concatenate([keys, prev_keys]), use_na_sentinel=True)
+        tonight_key, last_key = key_codes[: len(keys)], key_codes[len(keys) :]
     else:  # the first night: nothing to join (and no 100k-key factorize)
-        key_codes = np.full(len(keys), -1, dtype=np.int64)
-    c_cluster, c_ref, c_records = _held_counts(
-        key_codes[: len(keys)], cluster, key_codes[len(keys) :], prev_ref, len(refs)
-    )
+        tonight_key, last_key = np.full(len(keys), -1, dtype=np.int64), prev_keys
+    c_cluster, c_ref, c_records = _held_counts(tonight_key, cluster, last_key, prev_ref, len(refs))
 
     # a ref's owner: the cluster holding most of its records, then the smaller smallest key
     by_owner = np.lexsort((min_rank[c_cluster], -c_records, c_ref))
@@ -207,6 +215,13 @@ def _run_starts(values: np.ndarray) -> np.ndarray:
     return starts
 
 
+def _distinct_in_order(values: np.ndarray) -> bool:
+    """Whether ``values`` are strings, none missing, each greater than the one before."""
+    if pd.isna(values).any():
+        return False
+    return values.size < 2 or bool(np.all(values[1:] > values[:-1]))
+
+
 def _string_order(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The stable string-sort order of ``values`` (missing last), as pandas' stable
     ``sort_values`` gives it, and each value's dense rank in it (equal strings share one).
@@ -215,9 +230,6 @@ def _string_order(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     missing = pd.isna(values)
     present = np.flatnonzero(~missing)
     texts = values[present]
-    if present.size == values.size and (texts.size < 2 or bool(np.all(texts[1:] > texts[:-1]))):
-        # distinct and in order (the engine's record keys): each value its own rank
-        return present, present.copy()
     if texts.size > 1 and bool(np.all(texts[1:] >= texts[:-1])):
         order = present
     else:

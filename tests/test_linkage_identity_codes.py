@@ -249,3 +249,18 @@ def test_a_cluster_owning_refs_seen_alike_keeps_the_smallest() -> None:
     want = reference_person_refs(clusters, previous, key=b"s")
     pd.testing.assert_frame_equal(people, want[0], check_exact=True)
     pd.testing.assert_frame_equal(events, want[1], check_exact=True)
+
+
+@pytest.mark.parametrize("seed", range(0, 80, 2))
+def test_clusters_in_key_order_join_by_lookup_like_the_reference(seed: int) -> None:
+    """The engine hands over its clusters with distinct keys in order: last night's keys
+    are then looked up among tonight's (a key held twice last night still counts twice)."""
+    clusters, previous, options = _case(seed)
+    clusters = clusters.sort_values("record_key").reset_index(drop=True)
+    assert clusters["record_key"].is_unique and clusters["record_key"].is_monotonic_increasing
+    if previous is not None and len(previous) > 2 and seed % 4 == 0:
+        previous = pd.concat([previous, previous.iloc[:2]], ignore_index=True)
+    got = assign_person_refs(clusters, previous, **options)  # type: ignore[arg-type]
+    want = reference_person_refs(clusters, previous, **options)  # type: ignore[arg-type]
+    pd.testing.assert_frame_equal(got[0], want[0], check_exact=True)
+    pd.testing.assert_frame_equal(got[1], want[1], check_exact=True)
