@@ -622,11 +622,11 @@ def link_records(
             pairs[f"bf_{name}"] = bfs[name]
         # pairs are in (left, right) index order, and records are sorted by key: the frame
         # is already sorted by (record_key_l, record_key_r)
-        clusters = pd.DataFrame(
-            {"record_key": pd.array(keys, dtype="string"), "cluster_id": confirmed_labels}
-        )
+        # the keys checked as strings once; each frame gets its own copy of the array
+        record_keys = pd.array(keys, dtype="string")
+        clusters = pd.DataFrame({"record_key": record_keys, "cluster_id": confirmed_labels})
         provisional = pd.DataFrame(
-            {"record_key": pd.array(keys, dtype="string"), "cluster_id": provisional_labels}
+            {"record_key": record_keys.copy(), "cluster_id": provisional_labels}
         )
         in_review = pending & (confirmed_labels[k_left] != confirmed_labels[k_right])
         review = pairs[in_review].reset_index(drop=True)
