@@ -295,12 +295,12 @@ class RuleKeys:
             if at.size < 2:
                 continue
             combined = codes[at].astype(np.int64) * (int(labels.max()) + 1) + labels[at]
+            if touching is not None:
+                found.append(_pairs_touching(at, pd.factorize(combined)[0], touching, width))
+                continue
             group = np.full(n, -1, dtype=np.int64)
             group[at] = pd.factorize(combined)[0]
             left, right, _ = pairs_within_groups(group)
-            if touching is not None:
-                keep = touching[left] | touching[right]
-                left, right = left[keep], right[keep]
             found.append(left.astype(np.int64) * width + right)
         if not found:
             return np.empty(0, dtype=np.int64)
@@ -319,6 +319,29 @@ class RuleKeys:
         paired = self.first_rule(left, right) >= 0
         # pairs_within_groups gives distinct pairs sorted by (left, right): sorted codes
         return left[paired].astype(np.int64) * np.int64(max(n, 1)) + right[paired]
+
+
+def _pairs_touching(
+    records: np.ndarray, group: np.ndarray, touching: np.ndarray, width: np.int64
+) -> np.ndarray:
+    """Pair codes (``low * width + high``, unsorted, a pair of two touched records twice)
+    of the records sharing a ``group`` (one per record of ``records``) with at least one
+    record in ``touching``: each touched record paired with the rest of its group, not
+    every pair of a touched group listed and most dropped (a changed record's postcode
+    holds dozens of records that did not change)."""
+    order = np.argsort(group, kind="stable")
+    members, grouped = records[order], group[order]
+    starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
+    sizes = np.diff(np.r_[starts, grouped.size])
+    group_at = np.repeat(np.arange(starts.size), sizes)
+    touched = np.flatnonzero(touching[members])
+    size, start = sizes[group_at[touched]], starts[group_at[touched]]
+    total = int(size.sum())
+    left = np.repeat(members[touched], size)
+    right = members[np.repeat(start - (np.cumsum(size) - size), size) + np.arange(total)]
+    other = left != right
+    left, right = left[other], right[other]
+    return np.minimum(left, right).astype(np.int64) * width + np.maximum(left, right)
 
 
 def rule_keys(
