@@ -236,6 +236,24 @@ def _record_hash(records: pd.DataFrame) -> np.ndarray:
     return frame_hashes(records.drop(columns=["record_key"]))
 
 
+def _previous_refs(records_before: pd.DataFrame) -> pd.DataFrame:
+    """Last night's ``record_key, person_ref`` with ``first_seen``: the night each record was
+    first held (the as_of date a run id starts with), so that a merge keeps the ref seen
+    first (``assign_person_refs``), as a person's older ref should outlive a newer one."""
+    code, runs = pd.factorize(records_before["first_seen_run"].to_numpy(dtype=object))
+    nights = pd.to_datetime(
+        pd.Series(runs, dtype="string").str.slice(0, 8), format="%Y%m%d", errors="coerce"
+    ).to_numpy(dtype="datetime64[ns]")
+    first_seen = np.append(nights, np.datetime64("NaT", "ns"))[code]  # -1: none known
+    return pd.DataFrame(
+        {
+            "record_key": records_before["record_key"],
+            "person_ref": records_before["person_ref"],
+            "first_seen": first_seen,
+        }
+    )
+
+
 def _hash_text(hashes: np.ndarray) -> pd.api.extensions.ExtensionArray:
     """Record hashes as the store keeps them (decimal text); Arrow's cast is twice as fast
     as numpy's ``astype(str)`` at two million records."""
@@ -719,8 +737,9 @@ def run_night(options: RunOptions, *, progress: Progress | None = None) -> RunSu
                 records_before = store.identities()
                 record_person, person_events = assign_person_refs(
                     result.clusters,
-                    records_before[["record_key", "person_ref", "first_seen_run"]],
+                    _previous_refs(records_before),
                     key=key,
+                    as_of=pd.Timestamp(options.as_of),
                 )
                 note["detail"] = (
                     f"{record_person['person_ref'].nunique()} persons, "

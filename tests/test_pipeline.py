@@ -379,3 +379,58 @@ def test_night_two_reusing_last_nights_ingest_equals_parsing_everything(
     assert _files(tmp_path / "night2-reusing") == _files(tmp_path / "night2-afresh")
     for key in ("input_files", "rows_read", "rows_loaded", "rows_quarantined", "flags"):
         assert reusing[key] == afresh[key], key
+
+
+def test_last_nights_refs_carry_the_night_each_record_was_first_seen() -> None:
+    before = pd.DataFrame(
+        {
+            "record_key": ["gp:A1:1", "gp:A1:2", "ae:R1:3"],
+            "person_ref": ["P-old", "P-new", "P-new"],
+            "first_seen_run": ["20260101-070000-abc123", "20260105-070000-def456", None],
+        }
+    )
+    previous = pipeline._previous_refs(before)
+    assert previous["first_seen"].tolist()[:2] == [
+        pd.Timestamp("2026-01-01"),
+        pd.Timestamp("2026-01-05"),
+    ]
+    assert pd.isna(previous["first_seen"].iloc[2])
+
+
+def test_a_merge_keeps_the_ref_first_seen_not_the_smallest(tmp_path: Path) -> None:
+    """Two persons that tonight's linkage joins keep the ref seen on the earlier night,
+    even when the other sorts first (refs are keyed hashes: their order means nothing)."""
+    from linkage import assign_person_refs
+
+    before = pd.DataFrame(
+        {
+            "record_key": ["gp:A1:1", "ae:R1:2"],
+            "person_ref": ["zz-first-seen-on-night-1", "aa-first-seen-on-night-5"],
+            "first_seen_run": ["20260101-070000-abc123", "20260105-070000-def456"],
+        }
+    )
+    clusters = pd.DataFrame({"record_key": ["ae:R1:2", "gp:A1:1"], "cluster_id": [0, 0]})
+    record_person, events = assign_person_refs(
+        clusters, pipeline._previous_refs(before), key=b"k", as_of=pd.Timestamp("2026-01-06")
+    )
+    assert set(record_person["person_ref"]) == {"zz-first-seen-on-night-1"}
+    assert events["event"].tolist() == ["merge"]
+
+
+def test_the_night_hands_linkage_the_night_each_record_was_first_seen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[pd.DataFrame] = []
+    real = pipeline.assign_person_refs
+
+    def spy(clusters: pd.DataFrame, previous: pd.DataFrame, **kwargs: Any) -> Any:
+        seen.append(previous)
+        return real(clusters, previous, **kwargs)
+
+    monkeypatch.setattr(pipeline, "assign_person_refs", spy)
+    store = tmp_path / "store.db"
+    assert _night(STANDARD_DIR, tmp_path / "night1", store).exit_code == 0
+    assert _night(STANDARD_DIR, tmp_path / "night2", store).exit_code == 0
+    second = seen[-1]
+    assert len(second) and second["first_seen"].notna().all()
+    assert set(second["first_seen"]) == {pd.Timestamp(AS_OF)}
