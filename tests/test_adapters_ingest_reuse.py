@@ -447,3 +447,21 @@ def test_frame_hashes_equal_hash_pandas_object() -> None:
     want = pd.util.hash_pandas_object(frame, index=False).to_numpy()
     np.testing.assert_array_equal(frame_hashes(frame), want)
     np.testing.assert_array_equal(frame_hashes(frame.iloc[:0]), want[:0])
+
+
+def test_text_hashes_by_shared_objects_equal_pandas() -> None:
+    """Cells sharing one object (as read from a file), equal values held as separate objects,
+    missing values of either kind and a lone cell: each cell gets pandas' own hash."""
+    from adapters.ingest import _text_hashes
+
+    rng = np.random.default_rng(5)
+    n = 6_000
+    shared = np.array(["Zoë", "Siân", "", "Noah", None, pd.NA], dtype=object)[rng.integers(0, 6, n)]
+    # equal strings, distinct objects: addresses repeat little, values a lot
+    copies = np.array(["".join(["CV1 ", str(i % 40)]) for i in range(n)], dtype=object)
+    ids = np.array([f"P{i}" if i % 9 else None for i in range(n)], dtype=object)
+    mixed = np.where(rng.random(n) < 0.5, shared, copies)
+    strided = np.concatenate([shared, copies])[::2]  # not contiguous
+    for values in (shared, copies, ids, mixed, strided, shared[:1], shared[:0]):
+        want = pd.util.hash_array(values, categorize=True)
+        np.testing.assert_array_equal(_text_hashes(values), want)
