@@ -584,12 +584,16 @@ class Store:
             conn.execute(sa.select(*(flags.c[c] for c in values))).fetchall(), columns=values
         )
         tonight = state.flags.reindex(columns=values)
-        old_rows, new_rows = _comparable(before, values), _comparable(tonight, values)
-        gone = before.loc[~old_rows.isin(new_rows).to_numpy(), list(_FLAG_KEY)]
-        for row in sql_rows(gone, flags):
-            conn.execute(sa.delete(flags).where(*(flags.c[c] == row[c] for c in _FLAG_KEY)))
+        old_rows, new_rows = _row_codes(before, tonight, values)
+        gone = before.loc[~np.isin(old_rows, new_rows), list(_FLAG_KEY)]
+        if len(gone):
+            match = (flags.c[c] == sa.bindparam(f"key_{c}") for c in _FLAG_KEY)
+            conn.execute(
+                sa.delete(flags).where(*match),
+                [{f"key_{c}": v for c, v in row.items()} for row in sql_rows(gone, flags)],
+            )
         conn.execute(sa.update(flags).values(last_run_id=state.run_id))
-        fresh = tonight.loc[~new_rows.isin(old_rows).to_numpy()]
+        fresh = tonight.loc[~np.isin(new_rows, old_rows)]
         _insert(conn, flags, fresh.assign(last_run_id=state.run_id))
 
     def _write_links(self, conn: Connection, state: RunState) -> None:
@@ -610,16 +614,21 @@ class Store:
         fresh = frame[~frame["pair_id"].isin(decided)]
         update = fresh[fresh["pair_id"].isin(known)]
         insert = fresh[~fresh["pair_id"].isin(known)]
-        for row in update.to_dict("records"):
+        if len(update):
+            changed = ("match_probability", "match_weight", "detail")
             conn.execute(
                 sa.update(links)
-                .where(links.c.pair_id == row["pair_id"])
+                .where(links.c.pair_id == sa.bindparam("key_pair_id"))
                 .values(
-                    match_probability=row["match_probability"],
-                    match_weight=row["match_weight"],
-                    detail=row["detail"],
-                    last_seen_run=state.run_id,
-                )
+                    {
+                        **{c: sa.bindparam(f"new_{c}") for c in changed},
+                        "last_seen_run": state.run_id,
+                    }
+                ),
+                [
+                    {"key_pair_id": row["pair_id"], **{f"new_{c}": row[c] for c in changed}}
+                    for row in update.to_dict("records")
+                ],
             )
         _insert(
             conn,
@@ -757,16 +766,23 @@ def _equal_cells(now: np.ndarray, was: np.ndarray) -> np.ndarray:
     return equal
 
 
-def _comparable(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
-    """One text per row of ``columns`` (dates as YYYY-MM-DD, blanks marked), equal exactly
-    when the rows would be stored alike."""
-    text = pd.Series("", index=frame.index, dtype="string")
+def _row_codes(
+    before: pd.DataFrame, tonight: pd.DataFrame, columns: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """A code per row of each frame, equal exactly when the rows would be stored alike
+    (``columns`` as text, dates as YYYY-MM-DD, a blank only like a blank)."""
+    key = np.zeros(len(before) + len(tonight), dtype=np.int64)
     for column in columns:
-        values = frame[column]
-        if column == "raised_on":
-            values = pd.to_datetime(values).dt.strftime("%Y-%m-%d")
-        text = text + "\x1f" + values.astype("string").fillna("\x00")
-    return text
+        both = pd.concat([_as_stored(before[column]), _as_stored(tonight[column])])
+        codes, distinct = pd.factorize(both, use_na_sentinel=False)
+        key = pd.factorize(key * (len(distinct) + 1) + codes)[0]
+    return key[: len(before)], key[len(before) :]
+
+
+def _as_stored(values: pd.Series) -> pd.Series:
+    if values.name == "raised_on":
+        values = pd.to_datetime(values).dt.strftime("%Y-%m-%d")
+    return values.astype("string")
 
 
 def sql_rows(frame: pd.DataFrame, table: sa.Table) -> list[dict[str, Any]]:
