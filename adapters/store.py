@@ -790,7 +790,16 @@ def sql_rows(frame: pd.DataFrame, table: sa.Table) -> list[dict[str, Any]]:
     columns = [c.name for c in table.columns if c.name in frame.columns]
     present = frame.loc[:, columns]
     clean = present.astype(object).mask(present.isna(), None)
-    return [{str(k): v for k, v in row.items()} for row in clean.to_dict("records")]
+    # Column by column, then zipped: to_dict("records") boxes every cell on its own.
+    cells = [_native(clean[c].tolist()) for c in columns]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*cells, strict=True)]
+
+
+def _native(values: list[Any]) -> list[Any]:
+    """NumPy scalars (left by an object column) as Python values, as to_dict gives them."""
+    if any(isinstance(v, np.generic) for v in values):
+        return [v.item() if isinstance(v, np.generic) else v for v in values]
+    return values
 
 
 def _insert(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
