@@ -191,7 +191,7 @@ def _split_rows(rows: pd.DataFrame, files: pd.Series, spec: TableSpec) -> Parsed
     reason = rows[_REASON].copy()
 
     usable = reason.isna()
-    dupes = rows.loc[usable, list(spec.key)].duplicated(keep="first")
+    dupes = _duplicated(rows.loc[usable, list(spec.key)])
     reason[dupes[dupes].index] = DUPLICATE_KEY
     usable = reason.isna()
 
@@ -208,10 +208,42 @@ def _split_rows(rows: pd.DataFrame, files: pd.Series, spec: TableSpec) -> Parsed
         counts = file_names[rows[column] & usable].value_counts()
         for file, count in counts.items():
             by_file.setdefault(str(file), {})[column.removeprefix(_BLANKED)] = int(count)
-    loaded = rows.loc[usable, columns]
+    if usable.all():  # every row loads (a normal night): share the columns, copy no cell
+        loaded = pd.DataFrame({c: rows[c] for c in columns}, copy=False)
+    else:
+        loaded = rows.loc[usable, columns]
     loaded.insert(len(columns) - 1, "_file", file_names[usable])  # _file, then _line
     loaded.index = pd.RangeIndex(len(loaded))
     return ParsedTable(loaded, quarantine, by_file)
+
+
+def _duplicated(keys: pd.DataFrame) -> pd.Series:
+    """``keys.duplicated(keep="first")``, decided in full only among the rows whose keys
+    hash like another row's: rows with equal keys hash alike, so every row of a repeated
+    key is among them, in order, and the others repeat nothing."""
+    if not all(isinstance(keys[c].dtype, pd.StringDtype) for c in keys.columns):
+        return keys.duplicated(keep="first")
+    alike = pd.Series(frame_hashes(keys)).duplicated(keep=False).to_numpy()
+    repeated = np.zeros(len(keys), dtype=bool)
+    if alike.any():
+        repeated[alike] = keys.loc[alike].duplicated(keep="first").to_numpy()
+    return pd.Series(repeated, index=keys.index)
+
+
+def _counts(values: pd.Series) -> dict[str, int]:
+    """``values.value_counts()`` of a column of few distinct names (a table's ``_file``),
+    counted per shared object first: such a column holds one object per name."""
+    cells = np.ascontiguousarray(np.asarray(values.array, dtype=object))
+    codes, distinct = pd.factorize(np.frombuffer(cells, dtype=np.uintp))
+    if len(distinct) > 64:  # names held as many objects: pandas counts them by value
+        return {str(k): int(v) for k, v in values.value_counts().items()}
+    holder = np.empty(len(distinct), dtype=np.intp)
+    holder[codes] = np.arange(len(codes), dtype=np.intp)
+    counts: dict[str, int] = {}
+    for name, count in zip(cells[holder], np.bincount(codes, minlength=len(distinct)), strict=True):
+        if not pd.isna(name):
+            counts[str(name)] = counts.get(str(name), 0) + int(count)
+    return counts
 
 
 def parse_table(
@@ -502,8 +534,8 @@ def _reports(
     """The table's whole quarantine (parse problems + malformed rows) and one report per file."""
     quarantine = [parsed.quarantine]
     reports = []
-    loaded_by_file = parsed.loaded["_file"].value_counts()
-    quarantined_by_file = parsed.quarantine["file"].value_counts()
+    loaded_by_file = _counts(parsed.loaded["_file"])
+    quarantined_by_file = _counts(parsed.quarantine["file"])
     for position, source in enumerate(sources):
         malformed = _malformed(source)
         quarantine.append(malformed)
@@ -625,7 +657,7 @@ def _load_table(
         rows = _clean_rows(frame, spec, date_format)
     parsed = _split_rows(rows, frame["_file"], spec)
     sources = [_source(raw, lookup) for raw, lookup in load.raws]
-    presented = {str(k): int(v) for k, v in frame["_file"].value_counts().items()}
+    presented = _counts(frame["_file"])
     quarantine, reports = _reports(stem, preset, parsed, presented, sources, unknown)
     kept = None
     if hashes is not None:

@@ -465,3 +465,35 @@ def test_text_hashes_by_shared_objects_equal_pandas() -> None:
     for values in (shared, copies, ids, mixed, strided, shared[:1], shared[:0]):
         want = pd.util.hash_array(values, categorize=True)
         np.testing.assert_array_equal(_text_hashes(values), want)
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        pd.DataFrame({"a": pd.array(["x", "x", "y", "x", None, None], dtype="string")}),
+        pd.DataFrame(
+            {
+                "org": pd.array(["A", "A", "B", "A", "A", "B"], dtype="string"),
+                "id": pd.array(["1", "2", "1", "1", None, "1"], dtype="string"),
+            }
+        ),
+        pd.DataFrame({"org": ["A", "A", "B"], "id": [1, 1, 1]}),  # not text: pandas alone
+        pd.DataFrame({"a": pd.array([], dtype="string")}),
+    ],
+    ids=["one-column", "two-columns", "not-text", "empty"],
+)
+def test_duplicated_keys_are_pandas(keys: pd.DataFrame) -> None:
+    from adapters.ingest import _duplicated
+
+    for frame in (keys, keys.iloc[::-1], keys.set_axis(range(10, 10 + len(keys)))):
+        pd.testing.assert_series_equal(_duplicated(frame), frame.duplicated(keep="first"))
+
+
+def test_file_counts_are_value_counts() -> None:
+    from adapters.ingest import _counts
+
+    shared = pd.Series(["a.csv"] * 3 + ["b.csv"] * 2 + [None], dtype="string")
+    copies = pd.Series(["".join(["c", ".csv"]) for _ in range(100)], dtype="string")
+    for values in (shared, copies, pd.concat([shared, copies]), shared.iloc[:0]):
+        expected = {str(k): int(v) for k, v in values.value_counts().items()}
+        assert _counts(values) == expected
