@@ -234,7 +234,8 @@ def _counts(values: pd.Series) -> dict[str, int]:
     """``values.value_counts()`` of a column of few distinct names (a table's ``_file``),
     counted per shared object first: such a column holds one object per name."""
     cells = np.ascontiguousarray(np.asarray(values.array, dtype=object))
-    codes, distinct = pd.factorize(np.frombuffer(cells, dtype=np.uintp))
+    addresses = _addresses(cells)
+    codes, distinct = pd.factorize(addresses if addresses is not None else cells)
     if len(distinct) > 64:  # names held as many objects: pandas counts them by value
         return {str(k): int(v) for k, v in values.value_counts().items()}
     holder = np.empty(len(distinct), dtype=np.intp)
@@ -406,6 +407,16 @@ def _hash_values(values: np.ndarray, *, text_only: bool = False) -> np.ndarray:
     return hashed
 
 
+def _addresses(cells: np.ndarray) -> np.ndarray | None:
+    """Each cell's object address (CPython's ``id``), read from a contiguous object array's
+    buffer without touching the objects (valid while ``cells`` lives); ``None`` where
+    NumPy gives no such buffer."""
+    try:
+        return np.frombuffer(cells, dtype=np.uintp)
+    except (TypeError, ValueError, BufferError):
+        return None
+
+
 def _distinct_share(keys: np.ndarray) -> float:
     """About what share of ``keys`` (unsigned integers) are distinct, counted among those
     falling in one sixteenth of the key space: a subset of keys, not of cells, so a key's
@@ -428,9 +439,8 @@ def _text_hashes(values: np.ndarray, *, text_only: bool = False) -> np.ndarray:
     gets exactly its own hash (tests check); the route is speed only.
     """
     values = np.ascontiguousarray(values, dtype=object)
-    # The buffer of an object array holds the objects' addresses (read while values lives).
-    addresses = np.frombuffer(values, dtype=np.uintp)
-    if _distinct_share(addresses) > 0.5:  # factorizing would cost more than it saves
+    addresses = _addresses(values)
+    if addresses is None or _distinct_share(addresses) > 0.5:  # would cost more than it saves
         return _hash_values(values, text_only=text_only)
     codes, distinct = pd.factorize(addresses)
     holder = np.empty(len(distinct), dtype=np.intp)

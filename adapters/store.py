@@ -738,9 +738,13 @@ def _cells(values: pd.Series) -> np.ndarray:
     cells = _objects(values)
     dtype = values.dtype
     if isinstance(dtype, pd.StringDtype) and dtype.storage == "python" and dtype.na_value is pd.NA:
-        # Such an array holds every blank as the one pd.NA object: found by address, not
-        # by testing each cell.
-        blank = np.frombuffer(np.ascontiguousarray(cells), dtype=np.uintp) == id(pd.NA)
+        # Such an array holds every blank as the one pd.NA object: found by address (the
+        # object array's buffer), not by testing each cell.
+        cells = np.ascontiguousarray(cells)
+        try:
+            blank = np.frombuffer(cells, dtype=np.uintp) == id(pd.NA)
+        except (TypeError, ValueError, BufferError):
+            blank = pd.isna(cells)
     else:
         blank = pd.isna(cells)
     if blank.any():

@@ -497,3 +497,16 @@ def test_file_counts_are_value_counts() -> None:
     for values in (shared, copies, pd.concat([shared, copies]), shared.iloc[:0]):
         expected = {str(k): int(v) for k, v in values.value_counts().items()}
         assert _counts(values) == expected
+
+
+def test_text_hashes_without_addresses_hash_by_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where NumPy gives no object addresses, columns are hashed (and counted) by value."""
+    from adapters import ingest
+
+    monkeypatch.setattr(ingest, "_addresses", lambda cells: None)
+    values = np.array(["a", "b", None, "a"] * 500, dtype=object)
+    np.testing.assert_array_equal(
+        ingest._text_hashes(values), pd.util.hash_array(values, categorize=True)
+    )
+    files = pd.Series(["a.csv", "b.csv", "a.csv"], dtype="string")
+    assert ingest._counts(files) == {"a.csv": 2, "b.csv": 1}
