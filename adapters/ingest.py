@@ -191,7 +191,7 @@ def _split_rows(rows: pd.DataFrame, files: pd.Series, spec: TableSpec) -> Parsed
     reason = rows[_REASON].copy()
 
     usable = reason.isna()
-    dupes = rows.loc[usable, list(spec.key)].duplicated(keep="first")
+    dupes = _duplicated(rows.loc[usable, list(spec.key)])
     reason[dupes[dupes].index] = DUPLICATE_KEY
     usable = reason.isna()
 
@@ -208,10 +208,43 @@ def _split_rows(rows: pd.DataFrame, files: pd.Series, spec: TableSpec) -> Parsed
         counts = file_names[rows[column] & usable].value_counts()
         for file, count in counts.items():
             by_file.setdefault(str(file), {})[column.removeprefix(_BLANKED)] = int(count)
-    loaded = rows.loc[usable, columns]
+    if usable.all():  # every row loads (a normal night): share the columns, copy no cell
+        loaded = pd.DataFrame({c: rows[c] for c in columns}, copy=False)
+    else:
+        loaded = rows.loc[usable, columns]
     loaded.insert(len(columns) - 1, "_file", file_names[usable])  # _file, then _line
     loaded.index = pd.RangeIndex(len(loaded))
     return ParsedTable(loaded, quarantine, by_file)
+
+
+def _duplicated(keys: pd.DataFrame) -> pd.Series:
+    """``keys.duplicated(keep="first")``, decided in full only among the rows whose keys
+    hash like another row's: rows with equal keys hash alike, so every row of a repeated
+    key is among them, in order, and the others repeat nothing."""
+    if not all(isinstance(keys[c].dtype, pd.StringDtype) for c in keys.columns):
+        return keys.duplicated(keep="first")
+    alike = pd.Series(frame_hashes(keys)).duplicated(keep=False).to_numpy()
+    repeated = np.zeros(len(keys), dtype=bool)
+    if alike.any():
+        repeated[alike] = keys.loc[alike].duplicated(keep="first").to_numpy()
+    return pd.Series(repeated, index=keys.index)
+
+
+def _counts(values: pd.Series) -> dict[str, int]:
+    """``values.value_counts()`` of a column of few distinct names (a table's ``_file``),
+    counted per shared object first: such a column holds one object per name."""
+    cells = np.ascontiguousarray(np.asarray(values.array, dtype=object))
+    addresses = _addresses(cells)
+    codes, distinct = pd.factorize(addresses if addresses is not None else cells)
+    if len(distinct) > 64:  # names held as many objects: pandas counts them by value
+        return {str(k): int(v) for k, v in values.value_counts().items()}
+    holder = np.empty(len(distinct), dtype=np.intp)
+    holder[codes] = np.arange(len(codes), dtype=np.intp)
+    counts: dict[str, int] = {}
+    for name, count in zip(cells[holder], np.bincount(codes, minlength=len(distinct)), strict=True):
+        if not pd.isna(name):
+            counts[str(name)] = counts.get(str(name), 0) + int(count)
+    return counts
 
 
 def parse_table(
@@ -354,40 +387,78 @@ def _fingerprint(stem: str, config: InputConfig) -> str:
 
 
 _HASH_SAMPLE = 2048
+_MISSING_HASH = np.iinfo(np.uint64).max  # what pandas gives a missing value
 
 
-def _column_hash(values: np.ndarray) -> np.ndarray:
-    """``pd.util.hash_array(values)`` of a column of ``str``, by the cheaper route.
-
-    Hashing each distinct value once and spreading it by factorize codes is what
-    ``categorize=True`` does, and pays off when values repeat; for a column of nearly
-    unique values (ids, date-times) hashing every cell is about twice as fast. Both give
-    the same hashes (tests check), so the choice, made on a spread sample, is speed only.
-    """
+def _hash_values(values: np.ndarray, *, text_only: bool = False) -> np.ndarray:
+    """``pd.util.hash_array(values)`` of a column of ``str`` and missing values (none when
+    ``text_only``), by the cheaper route: a column of nearly unique values (ids, date-times)
+    is hashed cell by cell (about twice as fast), one of repeating values once per distinct
+    value (what ``categorize=True`` does).  The choice, made on a spread sample, is speed
+    only."""
     sample = values[:: max(1, len(values) // _HASH_SAMPLE)]
-    if len(pd.unique(sample)) > 0.9 * len(sample):
+    if len(pd.unique(sample)) <= 0.9 * len(sample):
+        return pd.util.hash_array(values, categorize=True)
+    missing = np.zeros(len(values), dtype=bool) if text_only else pd.isna(values)
+    if not missing.any():
         return pd.util.hash_array(values, categorize=False)
-    codes, uniques = pd.factorize(values)
-    return pd.util.hash_array(uniques, categorize=False)[codes]
+    hashed = np.full(len(values), _MISSING_HASH, dtype=np.uint64)
+    hashed[~missing] = pd.util.hash_array(values[~missing], categorize=False)
+    return hashed
+
+
+def _addresses(cells: np.ndarray) -> np.ndarray | None:
+    """Each cell's object address (CPython's ``id``), read from a contiguous object array's
+    buffer without touching the objects (valid while ``cells`` lives); ``None`` where
+    NumPy gives no such buffer."""
+    try:
+        return np.frombuffer(cells, dtype=np.uintp)
+    except (TypeError, ValueError, BufferError):
+        return None
+
+
+def _distinct_share(keys: np.ndarray) -> float:
+    """About what share of ``keys`` (unsigned integers) are distinct, counted among those
+    falling in one sixteenth of the key space: a subset of keys, not of cells, so a key's
+    repeats are all in it or all out (a spread sample of cells would see few repeats)."""
+    mixed = keys.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing
+    picked = keys[(mixed >> np.uint64(60)) == 0]
+    if len(picked) < 64:  # few keys fell in: too few keys (or cells) to tell by subset
+        picked = keys[:: max(1, len(keys) // _HASH_SAMPLE)]
+    return len(pd.unique(picked)) / max(1, len(picked))
+
+
+def _text_hashes(values: np.ndarray, *, text_only: bool = False) -> np.ndarray:
+    """``pd.util.hash_array(values)`` of an object column of ``str`` and missing values
+    (none when ``text_only``).
+
+    A column read from a file or an Arrow table holds one Python object per distinct
+    string, so its cells repeat as objects: where they repeat enough, cells are told apart
+    by the object's address (an integer, far cheaper to factorize than text) and each
+    object is hashed once.  A cell and the object it holds are one value, so every cell
+    gets exactly its own hash (tests check); the route is speed only.
+    """
+    values = np.ascontiguousarray(values, dtype=object)
+    addresses = _addresses(values)
+    if addresses is None or _distinct_share(addresses) > 0.5:  # would cost more than it saves
+        return _hash_values(values, text_only=text_only)
+    codes, distinct = pd.factorize(addresses)
+    holder = np.empty(len(distinct), dtype=np.intp)
+    holder[codes] = np.arange(len(codes), dtype=np.intp)  # a cell holding each object
+    return _hash_values(values[holder], text_only=text_only)[codes]
 
 
 def frame_hashes(frame: pd.DataFrame) -> np.ndarray:
-    """Per row, exactly ``pd.util.hash_pandas_object(frame, index=False)``, faster: a text
-    column of nearly unique values (keys, ids) is hashed cell by cell instead of factorized
-    first (three times faster at two million rows), a missing value taking the hash pandas
-    gives it (all bits set).  Other columns go through pandas as they are."""
+    """Per row, exactly ``pd.util.hash_pandas_object(frame, index=False)``, faster: text
+    columns go through ``_text_hashes`` (four times faster for a column of few shared
+    values, two for one of ids), other columns through pandas as they are."""
     arrays: list[np.ndarray] = []
     for column in frame.columns:
         series = frame[column]
-        if isinstance(series.dtype, pd.StringDtype):
-            values = series.to_numpy(dtype=object)
-            sample = values[:: max(1, len(values) // _HASH_SAMPLE)]
-            if len(pd.unique(sample)) > 0.9 * len(sample):
-                hashed = pd.util.hash_array(values, categorize=False)
-                hashed[pd.isna(values)] = np.iinfo(np.uint64).max
-                arrays.append(hashed)
-                continue
-        arrays.append(pd.util.hash_pandas_object(series, index=False).to_numpy(dtype=np.uint64))
+        if isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "python":
+            arrays.append(_text_hashes(np.asarray(series.array)))
+        else:
+            arrays.append(pd.util.hash_pandas_object(series, index=False).to_numpy(np.uint64))
     return _combine_hashes(arrays, len(frame))
 
 
@@ -413,7 +484,7 @@ def _row_hashes(frame: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray | N
         values = frame[column].to_numpy(dtype=object)
         if pd.api.types.infer_dtype(values, skipna=False) not in ("string", "empty"):
             return None
-        arrays.append(_column_hash(values))
+        arrays.append(_text_hashes(values, text_only=True))
     return _combine_hashes(arrays, len(frame))
 
 
@@ -473,8 +544,8 @@ def _reports(
     """The table's whole quarantine (parse problems + malformed rows) and one report per file."""
     quarantine = [parsed.quarantine]
     reports = []
-    loaded_by_file = parsed.loaded["_file"].value_counts()
-    quarantined_by_file = parsed.quarantine["file"].value_counts()
+    loaded_by_file = _counts(parsed.loaded["_file"])
+    quarantined_by_file = _counts(parsed.quarantine["file"])
     for position, source in enumerate(sources):
         malformed = _malformed(source)
         quarantine.append(malformed)
@@ -596,7 +667,7 @@ def _load_table(
         rows = _clean_rows(frame, spec, date_format)
     parsed = _split_rows(rows, frame["_file"], spec)
     sources = [_source(raw, lookup) for raw, lookup in load.raws]
-    presented = {str(k): int(v) for k, v in frame["_file"].value_counts().items()}
+    presented = _counts(frame["_file"])
     quarantine, reports = _reports(stem, preset, parsed, presented, sources, unknown)
     kept = None
     if hashes is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 
+import numpy as np
 import pandas as pd
 from pandas.api.types import pandas_dtype
 
@@ -73,8 +74,12 @@ def record_key(table: str, frame: pd.DataFrame) -> pd.Series:
         source, org, ident = _KEYS[table]
     except KeyError:
         raise KeyError(f"no record key for table {table!r}; known: {', '.join(_KEYS)}") from None
-    key = f"{source}:" + frame[org].astype("string") + ":" + frame[ident].astype("string")
-    return key.astype("string")
+    # Joined on the cells themselves: three pandas string additions would each check every
+    # cell for a blank and build a string array; a blank (pd.NA) still makes a blank key.
+    org_cells = np.asarray(frame[org].astype("string").array, dtype=object)
+    id_cells = np.asarray(frame[ident].astype("string").array, dtype=object)
+    key = np.add(np.add(np.add(f"{source}:", org_cells), ":"), id_cells)
+    return pd.Series(pd.array(key, dtype="string"), index=frame.index)
 
 
 def add_record_key(table: str, frame: pd.DataFrame) -> pd.DataFrame:
@@ -85,6 +90,11 @@ def add_record_key(table: str, frame: pd.DataFrame) -> pd.DataFrame:
 def _table(tables: Mapping[str, pd.DataFrame], stem: str) -> pd.DataFrame:
     frame = tables.get(stem)
     return empty_table(stem) if frame is None else frame
+
+
+def _rows(frame: pd.DataFrame, keep: pd.Series) -> pd.DataFrame:
+    """``frame.loc[keep]``, without copying every cell when every row is kept."""
+    return frame if keep.all() else frame.loc[keep]
 
 
 def _latest(events: pd.DataFrame, table: str, when: str, as_of_end: pd.Timestamp) -> pd.Series:
@@ -127,7 +137,7 @@ def person_records(tables: Mapping[str, pd.DataFrame], as_of: date) -> pd.DataFr
     end = day + pd.Timedelta(days=1)  # anything during as_of itself has happened by then
 
     gp = _table(tables, "gp_patients")
-    gp = gp.loc[gp["registered_on"].isna() | (gp["registered_on"] < end)]
+    gp = _rows(gp, gp["registered_on"].isna() | (gp["registered_on"] < end))
     gp_rows = _person_frame(
         gp, "gp_patients", local_id=gp["patient_id"], address_date=gp["registered_on"]
     )
@@ -136,7 +146,7 @@ def person_records(tables: Mapping[str, pd.DataFrame], as_of: date) -> pd.DataFr
     ).to_numpy()
 
     ae = _table(tables, "ae_attendances")
-    ae = ae.loc[ae["arrival_at"] < end]
+    ae = _rows(ae, ae["arrival_at"] < end)
     ae_rows = _person_frame(
         ae,
         "ae_attendances",
@@ -172,4 +182,6 @@ def person_records(tables: Mapping[str, pd.DataFrame], as_of: date) -> pd.DataFr
         # Casting a column to the dtype it has would only copy it.
         if out[column].dtype != dtype:
             out[column] = out[column].astype(dtype)
+    if tuple(out.columns) == PERSON_COLUMNS:  # as built: selecting would copy every cell
+        return out
     return out.loc[:, list(PERSON_COLUMNS)]

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -190,6 +191,7 @@ IDENTITY_COLUMNS = ("record_key", "person_ref", "household_ref", "record_hash", 
 IDENTITIES_STATE = "identities"
 #: layout version of that blob; bump it when its layout or meaning changes
 IDENTITIES_VERSION = 1
+_REPEATING = ("household_ref", "first_seen_run")
 
 
 def identities_to_bytes(frame: pd.DataFrame, *, run_id: str) -> bytes | None:
@@ -199,7 +201,7 @@ def identities_to_bytes(frame: pd.DataFrame, *, run_id: str) -> bytes | None:
     try:
         table = pa.table(
             {
-                c: pa.array(frame[c].astype(object).to_numpy(), type=pa.string(), from_pandas=True)
+                c: pa.array(_objects(frame[c]), type=pa.string(), from_pandas=True)
                 for c in IDENTITY_COLUMNS
             }
         )
@@ -226,7 +228,15 @@ def identities_from_bytes(blob: bytes, *, run_id: str) -> pd.DataFrame | None:
         if tuple(table.column_names) != IDENTITY_COLUMNS:
             return None
         return pd.DataFrame(
-            {c: table.column(c).to_numpy(zero_copy_only=False) for c in IDENTITY_COLUMNS}
+            {
+                # One object per distinct value where values repeat (a run id per night,
+                # a household's ref per member): cheaper to make, and to hold all night.
+                c: table.column(c).to_pandas(deduplicate_objects=True).to_numpy()
+                if c in _REPEATING
+                else table.column(c).to_numpy(zero_copy_only=False)
+                for c in IDENTITY_COLUMNS
+            },
+            copy=False,
         )
     except (pa.ArrowException, OSError, KeyError, TypeError, ValueError):
         return None
@@ -526,32 +536,24 @@ class Store:
         frame = frame.reindex(columns=[*frame.columns, *(c for c in kept if c not in frame)])
         # Line tonight's records up with last night's by key (record_key is the primary key,
         # so unique on both sides) and compare column by column on plain arrays.
-        at = pd.Index(previous["record_key"]).get_indexer(frame["record_key"])
-        known = at >= 0
-        same = known.copy()
-
-        def last_night(column: str) -> np.ndarray:
-            """``column`` of last night's row for each of tonight's records (None if new)."""
-            values = np.append(previous[column].astype(object).to_numpy(), [None])
-            return values[at]  # at = -1 (new record) takes the appended None
-
+        at = _positions(previous["record_key"], frame["record_key"])
+        known = np.flatnonzero(at >= 0)
+        same = np.zeros(len(frame), dtype=bool)
+        same[known] = True
         for column in ("person_ref", "household_ref", "record_hash"):
-            now = frame[column].astype(object).to_numpy()
-            was = last_night(column)
-            blank_now, blank_was = pd.isna(now), pd.isna(was)
-            filled = ~(blank_now | blank_was)  # compare values only where both have one (NA
-            equal = blank_now & blank_was  # cannot be compared), blanks only with blanks
-            equal[filled] = now[filled] == was[filled]
-            same &= equal
+            was = _objects(previous[column])[at[known]]
+            same[known] &= _equal_cells(_cells(frame[column])[known], was)
         still_here = np.zeros(len(previous), dtype=bool)
         still_here[at[known]] = True
-        rewrite = frame.loc[~same].copy()
-        rewrite["first_seen_run"] = np.where(
-            known[~same], last_night("first_seen_run")[~same], state.run_id
-        )
+        change = np.flatnonzero(~same)
+        rewrite = frame.iloc[change].copy()
+        last = at[change]
+        first_seen = np.full(len(change), state.run_id, dtype=object)
+        first_seen[last >= 0] = _objects(previous["first_seen_run"])[last[last >= 0]]
+        rewrite["first_seen_run"] = first_seen
         stale = [
             *previous.loc[~still_here, "record_key"].tolist(),
-            *rewrite.loc[known[~same], "record_key"].tolist(),
+            *rewrite.loc[last >= 0, "record_key"].tolist(),
         ]
         for start in range(0, len(stale), 5_000):
             conn.execute(
@@ -560,13 +562,18 @@ class Store:
         rewrite["changed_run"] = state.run_id
         _insert(conn, records, rewrite)
         untouched = still_here.copy()
-        untouched[at[known & ~same]] = False
-        return pd.concat(
-            [
-                previous.loc[untouched, list(IDENTITY_COLUMNS)].astype(object),
-                rewrite.loc[:, list(IDENTITY_COLUMNS)].astype(object),
-            ],
-            ignore_index=True,
+        untouched[last[last >= 0]] = False
+        return pd.DataFrame(
+            {
+                c: np.concatenate(
+                    [
+                        _objects(previous[c])[untouched],
+                        _objects(rewrite[c]),
+                    ]
+                )
+                for c in IDENTITY_COLUMNS
+            },
+            copy=False,
         )
 
     def _write_flags(self, conn: Connection, state: RunState) -> None:
@@ -577,12 +584,16 @@ class Store:
             conn.execute(sa.select(*(flags.c[c] for c in values))).fetchall(), columns=values
         )
         tonight = state.flags.reindex(columns=values)
-        old_rows, new_rows = _comparable(before, values), _comparable(tonight, values)
-        gone = before.loc[~old_rows.isin(new_rows).to_numpy(), list(_FLAG_KEY)]
-        for row in sql_rows(gone, flags):
-            conn.execute(sa.delete(flags).where(*(flags.c[c] == row[c] for c in _FLAG_KEY)))
+        old_rows, new_rows = _row_codes(before, tonight, values)
+        gone = before.loc[~np.isin(old_rows, new_rows), list(_FLAG_KEY)]
+        if len(gone):
+            match = (flags.c[c] == sa.bindparam(f"key_{c}") for c in _FLAG_KEY)
+            conn.execute(
+                sa.delete(flags).where(*match),
+                [{f"key_{c}": v for c, v in row.items()} for row in sql_rows(gone, flags)],
+            )
         conn.execute(sa.update(flags).values(last_run_id=state.run_id))
-        fresh = tonight.loc[~new_rows.isin(old_rows).to_numpy()]
+        fresh = tonight.loc[~np.isin(new_rows, old_rows)]
         _insert(conn, flags, fresh.assign(last_run_id=state.run_id))
 
     def _write_links(self, conn: Connection, state: RunState) -> None:
@@ -603,16 +614,21 @@ class Store:
         fresh = frame[~frame["pair_id"].isin(decided)]
         update = fresh[fresh["pair_id"].isin(known)]
         insert = fresh[~fresh["pair_id"].isin(known)]
-        for row in update.to_dict("records"):
+        if len(update):
+            changed = ("match_probability", "match_weight", "detail")
             conn.execute(
                 sa.update(links)
-                .where(links.c.pair_id == row["pair_id"])
+                .where(links.c.pair_id == sa.bindparam("key_pair_id"))
                 .values(
-                    match_probability=row["match_probability"],
-                    match_weight=row["match_weight"],
-                    detail=row["detail"],
-                    last_seen_run=state.run_id,
-                )
+                    {
+                        **{c: sa.bindparam(f"new_{c}") for c in changed},
+                        "last_seen_run": state.run_id,
+                    }
+                ),
+                [
+                    {"key_pair_id": row["pair_id"], **{f"new_{c}": row[c] for c in changed}}
+                    for row in update.to_dict("records")
+                ],
             )
         _insert(
             conn,
@@ -697,16 +713,80 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _comparable(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
-    """One text per row of ``columns`` (dates as YYYY-MM-DD, blanks marked), equal exactly
-    when the rows would be stored alike."""
-    text = pd.Series("", index=frame.index, dtype="string")
+def _objects(values: pd.Series) -> np.ndarray:
+    """The column's cells as an object array, without a copy where it holds one already
+    (``Series.to_numpy`` would test every cell of a pandas string column for a blank)."""
+    return np.asarray(values.array, dtype=object)
+
+
+def _text(values: pd.Series) -> pa.Array:
+    return pa.array(_objects(values), type=pa.string(), from_pandas=True)
+
+
+def _positions(keys: pd.Series, wanted: pd.Series) -> np.ndarray:
+    """For each of ``wanted``, its position in ``keys`` (unique), -1 where absent.  Arrow's
+    hash lookup on the text is about twice as fast as pandas' on Python strings."""
+    try:
+        found = pc.index_in(_text(wanted), value_set=_text(keys))
+    except (pa.ArrowException, TypeError, ValueError):  # not all text: pandas decides
+        return pd.Index(keys).get_indexer(wanted)
+    return found.fill_null(-1).to_numpy().astype(np.intp)
+
+
+def _cells(values: pd.Series) -> np.ndarray:
+    """The column's cells as objects, None for a blank (blanks then compare equal)."""
+    cells = _objects(values)
+    dtype = values.dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "python" and dtype.na_value is pd.NA:
+        # Such an array holds every blank as the one pd.NA object: found by address (the
+        # object array's buffer), not by testing each cell.
+        cells = np.ascontiguousarray(cells)
+        try:
+            blank = np.frombuffer(cells, dtype=np.uintp) == id(pd.NA)
+        except (TypeError, ValueError, BufferError):
+            blank = pd.isna(cells)
+    else:
+        blank = pd.isna(cells)
+    if blank.any():
+        cells = cells.copy()
+        cells[blank] = None
+    return cells
+
+
+def _equal_cells(now: np.ndarray, was: np.ndarray) -> np.ndarray:
+    """Per cell, whether ``now`` and ``was`` (objects) hold the same value: two values
+    compared, a blank equal to a blank only."""
+    try:
+        equal = np.asarray(now == was, dtype=bool)
+    except TypeError:  # a comparison had no truth value (pd.NA): compare values apart
+        blank_now, blank_was = pd.isna(now), pd.isna(was)
+        equal = blank_now & blank_was
+        filled = ~(blank_now | blank_was)
+        equal[filled] = now[filled] == was[filled]
+        return equal
+    # None == None already; other blanks (nan, NaT) only ever differ
+    differ = np.flatnonzero(~equal)
+    equal[differ] = pd.isna(now[differ]) & pd.isna(was[differ])
+    return equal
+
+
+def _row_codes(
+    before: pd.DataFrame, tonight: pd.DataFrame, columns: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """A code per row of each frame, equal exactly when the rows would be stored alike
+    (``columns`` as text, dates as YYYY-MM-DD, a blank only like a blank)."""
+    key = np.zeros(len(before) + len(tonight), dtype=np.int64)
     for column in columns:
-        values = frame[column]
-        if column == "raised_on":
-            values = pd.to_datetime(values).dt.strftime("%Y-%m-%d")
-        text = text + "\x1f" + values.astype("string").fillna("\x00")
-    return text
+        both = pd.concat([_as_stored(before[column]), _as_stored(tonight[column])])
+        codes, distinct = pd.factorize(both, use_na_sentinel=False)
+        key = pd.factorize(key * (len(distinct) + 1) + codes)[0]
+    return key[: len(before)], key[len(before) :]
+
+
+def _as_stored(values: pd.Series) -> pd.Series:
+    if values.name == "raised_on":
+        values = pd.to_datetime(values).dt.strftime("%Y-%m-%d")
+    return values.astype("string")
 
 
 def sql_rows(frame: pd.DataFrame, table: sa.Table) -> list[dict[str, Any]]:
@@ -714,7 +794,16 @@ def sql_rows(frame: pd.DataFrame, table: sa.Table) -> list[dict[str, Any]]:
     columns = [c.name for c in table.columns if c.name in frame.columns]
     present = frame.loc[:, columns]
     clean = present.astype(object).mask(present.isna(), None)
-    return [{str(k): v for k, v in row.items()} for row in clean.to_dict("records")]
+    # Column by column, then zipped: to_dict("records") boxes every cell on its own.
+    cells = [_native(clean[c].tolist()) for c in columns]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*cells, strict=True)]
+
+
+def _native(values: list[Any]) -> list[Any]:
+    """NumPy scalars (left by an object column) as Python values, as to_dict gives them."""
+    if any(isinstance(v, np.generic) for v in values):
+        return [v.item() if isinstance(v, np.generic) else v for v in values]
+    return values
 
 
 def _insert(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:

@@ -447,3 +447,66 @@ def test_frame_hashes_equal_hash_pandas_object() -> None:
     want = pd.util.hash_pandas_object(frame, index=False).to_numpy()
     np.testing.assert_array_equal(frame_hashes(frame), want)
     np.testing.assert_array_equal(frame_hashes(frame.iloc[:0]), want[:0])
+
+
+def test_text_hashes_by_shared_objects_equal_pandas() -> None:
+    """Cells sharing one object (as read from a file), equal values held as separate objects,
+    missing values of either kind and a lone cell: each cell gets pandas' own hash."""
+    from adapters.ingest import _text_hashes
+
+    rng = np.random.default_rng(5)
+    n = 6_000
+    shared = np.array(["Zoë", "Siân", "", "Noah", None, pd.NA], dtype=object)[rng.integers(0, 6, n)]
+    # equal strings, distinct objects: addresses repeat little, values a lot
+    copies = np.array(["".join(["CV1 ", str(i % 40)]) for i in range(n)], dtype=object)
+    ids = np.array([f"P{i}" if i % 9 else None for i in range(n)], dtype=object)
+    mixed = np.where(rng.random(n) < 0.5, shared, copies)
+    strided = np.concatenate([shared, copies])[::2]  # not contiguous
+    for values in (shared, copies, ids, mixed, strided, shared[:1], shared[:0]):
+        want = pd.util.hash_array(values, categorize=True)
+        np.testing.assert_array_equal(_text_hashes(values), want)
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        pd.DataFrame({"a": pd.array(["x", "x", "y", "x", None, None], dtype="string")}),
+        pd.DataFrame(
+            {
+                "org": pd.array(["A", "A", "B", "A", "A", "B"], dtype="string"),
+                "id": pd.array(["1", "2", "1", "1", None, "1"], dtype="string"),
+            }
+        ),
+        pd.DataFrame({"org": ["A", "A", "B"], "id": [1, 1, 1]}),  # not text: pandas alone
+        pd.DataFrame({"a": pd.array([], dtype="string")}),
+    ],
+    ids=["one-column", "two-columns", "not-text", "empty"],
+)
+def test_duplicated_keys_are_pandas(keys: pd.DataFrame) -> None:
+    from adapters.ingest import _duplicated
+
+    for frame in (keys, keys.iloc[::-1], keys.set_axis(range(10, 10 + len(keys)))):
+        pd.testing.assert_series_equal(_duplicated(frame), frame.duplicated(keep="first"))
+
+
+def test_file_counts_are_value_counts() -> None:
+    from adapters.ingest import _counts
+
+    shared = pd.Series(["a.csv"] * 3 + ["b.csv"] * 2 + [None], dtype="string")
+    copies = pd.Series(["".join(["c", ".csv"]) for _ in range(100)], dtype="string")
+    for values in (shared, copies, pd.concat([shared, copies]), shared.iloc[:0]):
+        expected = {str(k): int(v) for k, v in values.value_counts().items()}
+        assert _counts(values) == expected
+
+
+def test_text_hashes_without_addresses_hash_by_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where NumPy gives no object addresses, columns are hashed (and counted) by value."""
+    from adapters import ingest
+
+    monkeypatch.setattr(ingest, "_addresses", lambda cells: None)
+    values = np.array(["a", "b", None, "a"] * 500, dtype=object)
+    np.testing.assert_array_equal(
+        ingest._text_hashes(values), pd.util.hash_array(values, categorize=True)
+    )
+    files = pd.Series(["a.csv", "b.csv", "a.csv"], dtype="string")
+    assert ingest._counts(files) == {"a.csv": 2, "b.csv": 1}
