@@ -615,11 +615,17 @@ def _provisional_world(
     holding[person_after[keys.isin(pending).to_numpy(dtype=bool)]] = True
     rebuilt_home = people_r.set_index("person_ref")["household_ref"]
     held_refs = refs.take(np.flatnonzero(holding & rebuilt))
-    homes_p = pd.concat(
-        [
-            rebuilt_home.reindex(pd.Index(held_refs)),
-            pd.Series(people["household_ref"].array.take(np.flatnonzero(holding & ~rebuilt))),
-        ]
+    homes_p = pd.Series(
+        np.concatenate(
+            [
+                rebuilt_home.reindex(pd.Index(held_refs)).to_numpy(dtype=object),
+                np.asarray(
+                    people["household_ref"].array.take(np.flatnonzero(holding & ~rebuilt)),
+                    dtype=object,
+                ),
+            ]
+        ),
+        dtype=object,
     ).dropna()
     scope = holding.copy()
     scope |= people["household_ref"].isin(homes_p).to_numpy(dtype=bool) & ~rebuilt
