@@ -234,7 +234,7 @@ def _counts(values: pd.Series) -> dict[str, int]:
     """``values.value_counts()`` of a column of few distinct names (a table's ``_file``),
     counted per shared object first: such a column holds one object per name."""
     cells = np.ascontiguousarray(np.asarray(values.array, dtype=object))
-    addresses = _addresses(cells)
+    addresses = object_addresses(cells)
     codes, distinct = pd.factorize(addresses if addresses is not None else cells)
     if len(distinct) > 64:  # names held as many objects: pandas counts them by value
         return {str(k): int(v) for k, v in values.value_counts().items()}
@@ -407,12 +407,12 @@ def _hash_values(values: np.ndarray, *, text_only: bool = False) -> np.ndarray:
     return hashed
 
 
-def _addresses(cells: np.ndarray) -> np.ndarray | None:
-    """Each cell's object address (CPython's ``id``), read from a contiguous object array's
+def object_addresses(cells: np.ndarray) -> np.ndarray | None:
+    """Each cell's object address (CPython's ``id``) of an object array, read from its
     buffer without touching the objects (valid while ``cells`` lives); ``None`` where
     NumPy gives no such buffer."""
     try:
-        return np.frombuffer(cells, dtype=np.uintp)
+        return np.frombuffer(np.ascontiguousarray(cells, dtype=object), dtype=np.uintp)
     except (TypeError, ValueError, BufferError):
         return None
 
@@ -439,7 +439,7 @@ def _text_hashes(values: np.ndarray, *, text_only: bool = False) -> np.ndarray:
     gets exactly its own hash (tests check); the route is speed only.
     """
     values = np.ascontiguousarray(values, dtype=object)
-    addresses = _addresses(values)
+    addresses = object_addresses(values)
     if addresses is None or _distinct_share(addresses) > 0.5:  # would cost more than it saves
         return _hash_values(values, text_only=text_only)
     codes, distinct = pd.factorize(addresses)

@@ -47,6 +47,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from adapters.errors import NotFoundError, StoreError, StoreLockedError, UsageError
+from adapters.ingest import object_addresses
 
 DEFAULT_STORE_URL = "sqlite:///dalink.db"
 KEY_ENV = "DALINK_PSEUDONYM_KEY"
@@ -737,16 +738,12 @@ def _cells(values: pd.Series) -> np.ndarray:
     """The column's cells as objects, None for a blank (blanks then compare equal)."""
     cells = _objects(values)
     dtype = values.dtype
+    addresses = None
     if isinstance(dtype, pd.StringDtype) and dtype.storage == "python" and dtype.na_value is pd.NA:
-        # Such an array holds every blank as the one pd.NA object: found by address (the
-        # object array's buffer), not by testing each cell.
-        cells = np.ascontiguousarray(cells)
-        try:
-            blank = np.frombuffer(cells, dtype=np.uintp) == id(pd.NA)
-        except (TypeError, ValueError, BufferError):
-            blank = pd.isna(cells)
-    else:
-        blank = pd.isna(cells)
+        # Such an array holds every blank as the one pd.NA object: found by address, not
+        # by testing each cell.
+        addresses = object_addresses(cells)
+    blank = addresses == id(pd.NA) if addresses is not None else pd.isna(cells)
     if blank.any():
         cells = cells.copy()
         cells[blank] = None

@@ -503,7 +503,7 @@ def test_text_hashes_without_addresses_hash_by_value(monkeypatch: pytest.MonkeyP
     """Where NumPy gives no object addresses, columns are hashed (and counted) by value."""
     from adapters import ingest
 
-    monkeypatch.setattr(ingest, "_addresses", lambda cells: None)
+    monkeypatch.setattr(ingest, "object_addresses", lambda cells: None)
     values = np.array(["a", "b", None, "a"] * 500, dtype=object)
     np.testing.assert_array_equal(
         ingest._text_hashes(values), pd.util.hash_array(values, categorize=True)
