@@ -584,10 +584,8 @@ def _provisional_world(
     after = np.arange(len(people))
     after[part_codes] = [code_of_part[provisional_of[r]] for r in refs.take(part_codes)]
     homes = people["household_ref"].array.take(part_codes)
-    rebuilt = is_part | (
-        people["household_ref"].isin(pd.Series(homes).dropna()).to_numpy(dtype=bool)
-        & people["household_ref"].notna().to_numpy(dtype=bool)
-    )
+    # (isin never matches a missing household: the homes' missing refs are dropped)
+    rebuilt = is_part | people["household_ref"].isin(pd.Series(homes).dropna()).to_numpy(dtype=bool)
     redo = rebuilt[person]
     person_after = after[person]
     redo_rows = np.flatnonzero(redo)
@@ -1023,9 +1021,7 @@ def _report_stats(
         counts, edges = np.histogram(weights, bins=edges)
         stats["match_weight_histogram"] = {"edges": edges.tolist(), "counts": counts.tolist()}
     # records per person on integer codes (a string group-by sorts every ref first)
-    person, persons = pd.factorize(
-        linked["person_ref"] if person_rows is None else person_rows, use_na_sentinel=True
-    )
+    person, persons = pd.factorize(linked["person_ref"] if person_rows is None else person_rows)
     sizes = np.bincount(np.minimum(np.bincount(person[person >= 0], minlength=len(persons)), 10))
     stats["cluster_sizes"] = {
         ("10+" if size == 10 else str(size)): int(n) for size, n in enumerate(sizes) if n

@@ -101,7 +101,7 @@ def _cells(column: pd.Series) -> list[str]:
     could be equal across types (``True == 1``), cell by cell."""
     if column.dtype == object or not len(column):
         return [_cell(v) for v in column.tolist()]
-    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    codes, uniques = pd.factorize(column)
     texts = np.array([_cell(v) for v in uniques.tolist()] + [""], dtype=object)  # -1: NA
     return texts[codes].tolist()
 
